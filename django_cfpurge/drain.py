@@ -1,0 +1,492 @@
+"""One drain: claim due rows → resolve → route to zones → dedupe → chunk → rate-limit → send → record.
+
+Every row claimed by a pass leaves it in a recorded state: done, failed (with a
+message a person can act on), skipped (no zone serves its hosts), or pending again
+with its next attempt time and the reason it waits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import timezone
+
+from . import outbox
+from .conf import get_setting
+from .exceptions import (
+    CfPurgeConfigurationError,
+    CfPurgeError,
+    CloudflareAPIError,
+    CloudflareAuthError,
+    CloudflareInvalidResponse,
+    CloudflareNetworkError,
+    CloudflareRateLimited,
+    CloudflareRequestRejected,
+    CloudflareServerError,
+    CloudflareZoneNotFound,
+    InvalidCredentials,
+)
+from .models import CloudflareZone, PurgeRequest
+from .resolvers import KINDS, is_unpurgeable, resolve_row, target_host
+from .signals import purge_failed, purge_succeeded
+from .zones import ZoneRouter, active_zones, credentials_for
+
+logger = logging.getLogger(__name__)
+
+Status = PurgeRequest.Status
+
+#: Seconds rows wait before they are looked at again when purging is off or no
+#: zone is configured (a passing Test connection makes them due at once).
+UNCONFIGURED_DELAY = 3600.0
+#: Longest wait for the shared rate limiter inside one pass; beyond it the rows
+#: are put back (not counted as an attempt) so a worker is never parked for long.
+MAX_RATE_LIMIT_WAIT = 30.0
+
+DISABLED_MESSAGE = "Purging is switched off (CFPURGE['ENABLED'] is False)."
+UNCONFIGURED_MESSAGE = (
+    "No Cloudflare zone is configured: add one in the admin (Cloudflare zones) or set "
+    "CFPURGE['ZONE_ID'] and CFPURGE['API_TOKEN']."
+)
+
+
+@dataclass
+class DrainReport:
+    """What a drain did (also returned by the Celery task)."""
+
+    passes: int = 0
+    claimed: int = 0
+    done: int = 0
+    failed: int = 0
+    retried: int = 0
+    waiting: int = 0
+    skipped: int = 0
+    api_calls: int = 0
+    items: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict of the counters."""
+        data = {k: v for k, v in self.__dict__.items() if k != "items"}
+        data["items"] = dict(self.items)
+        return data
+
+
+def _error_kind(err: CfPurgeError) -> str:
+    mapping: list[tuple[type[CfPurgeError], str]] = [
+        (CloudflareAuthError, outbox.ERROR_AUTH),
+        (CloudflareZoneNotFound, outbox.ERROR_ZONE),
+        (CloudflareRateLimited, outbox.ERROR_RATE_LIMITED),
+        (CloudflareServerError, outbox.ERROR_SERVER),
+        (CloudflareNetworkError, outbox.ERROR_NETWORK),
+        (CloudflareInvalidResponse, outbox.ERROR_INVALID_RESPONSE),
+        (CloudflareRequestRejected, outbox.ERROR_REJECTED),
+        (InvalidCredentials, outbox.ERROR_CREDENTIALS),
+    ]
+    for cls, kind in mapping:
+        if isinstance(err, cls):
+            return kind
+    return "error"
+
+
+def _item_key(item: Any) -> str:
+    return json.dumps(item, sort_keys=True) if isinstance(item, dict) else str(item)
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class Drainer:
+    """Runs drain passes. Build one per drain; not shared between threads.
+
+    :param client_factory: builds the Cloudflare client for a zone's credentials
+        (tests and the fake server hook in here); defaults to
+        :class:`~django_cfpurge.cloudflare.CloudflareClient`.
+    :param progress: called with ``(rows_finished, rows_claimed)`` after each zone.
+    """
+
+    def __init__(
+        self,
+        *,
+        client_factory: Callable[..., Any] | None = None,
+        limiter: Any = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        if client_factory is None:
+            from .cloudflare import CloudflareClient
+
+            client_factory = CloudflareClient
+        if limiter is None:
+            from .ratelimit import RateLimiter
+
+            limiter = RateLimiter()
+        self.client_factory = client_factory
+        self.limiter = limiter
+        self.progress = progress
+        self.report = DrainReport()
+
+    # -- passes ---------------------------------------------------------------------
+    def run(self, *, ids: list[int] | None = None, max_passes: int | None = None) -> DrainReport:
+        """Claim and process due rows until none is left (or ``max_passes``)."""
+        while max_passes is None or self.report.passes < max_passes:
+            claim = outbox.claim_due(ids=ids)
+            if not claim.rows:
+                break
+            self.report.passes += 1
+            self.report.claimed += len(claim.rows)
+            self.process(claim)
+        return self.report
+
+    def process(self, claim: outbox.Claim) -> None:
+        """Process one claimed batch; every row ends in a recorded state."""
+        rows, token = claim.rows, claim.token
+        if not get_setting("ENABLED"):
+            self._wait(rows, token, outbox.ERROR_DISABLED, DISABLED_MESSAGE)
+            return
+        zones = active_zones()
+        if not zones:
+            self._wait(rows, token, outbox.ERROR_UNCONFIGURED, UNCONFIGURED_MESSAGE)
+            return
+        self._learn_zone_names(zones)
+        router = ZoneRouter(zones)
+        by_zone: dict[int, list[PurgeRequest]] = defaultdict(list)
+        zone_objects: dict[int, CloudflareZone] = {}
+        for row in list(rows):
+            for part in self._resolve(row, token, router):
+                if part.zone is not None:
+                    by_zone[part.zone.pk].append(part)
+                    zone_objects[part.zone.pk] = part.zone
+        for zone_pk, zone_rows in by_zone.items():
+            zone = zone_objects[zone_pk]
+            try:
+                self._send_zone(zone, zone_rows, token)
+            except Exception as err:  # noqa: BLE001  (one zone's bug must not strand the others' rows)
+                logger.exception("django-cfpurge: unexpected error purging zone %s", zone.name)
+                self._retry(zone_rows, token, "error", f"Unexpected error: {type(err).__name__}: {err}")
+            if self.progress:
+                self.progress(self.report.done + self.report.failed, self.report.claimed)
+
+    def _learn_zone_names(self, zones: list[CloudflareZone]) -> None:
+        """Ask Cloudflare for the name (and plan) of zones that have no hostnames yet.
+
+        A zone set only in settings has no hostnames until Test connection runs;
+        without them no URL could be routed to it.
+        """
+        for zone in zones:
+            if zone.hostname_patterns or not zone.has_secret():
+                continue
+            try:
+                client = self.client_factory(credentials_for(zone))
+                try:
+                    info = client.get_zone()
+                finally:
+                    getattr(client, "close", lambda: None)()
+            except (CfPurgeError, InvalidCredentials) as err:
+                logger.info("django-cfpurge: could not learn zone %s's name: %s", zone.name, err)
+                continue
+            zone.cf_zone_name = info.name
+            zone.cf_zone_status = info.status
+            zone.plan = zone.plan or info.plan_legacy_id
+            CloudflareZone.objects.filter(pk=zone.pk).update(
+                cf_zone_name=zone.cf_zone_name, cf_zone_status=zone.cf_zone_status, plan=zone.plan
+            )
+
+    # -- resolution -----------------------------------------------------------------
+    def _resolve(
+        self, row: PurgeRequest, token: str, router: ZoneRouter
+    ) -> list[PurgeRequest]:
+        """Resolve and route one row; returns the rows (the row and any split-off parts)
+        that have targets on a zone."""
+        if row.resolved and row.zone is not None:
+            return [row]
+        try:
+            targets = resolve_row(row)
+        except CfPurgeConfigurationError as err:
+            self._fail([row], token, outbox.ERROR_RESOLVE, str(err), zone=None)
+            return []
+        except Exception as err:  # noqa: BLE001  (a user's urls=/tags= callable failed)
+            logger.warning("django-cfpurge: resolving %r failed", row, exc_info=True)
+            self._retry([row], token, outbox.ERROR_RESOLVE, f"{type(err).__name__}: {err}")
+            return []
+        per_zone: dict[int, dict[str, list[Any]]] = {}
+        zones: dict[int, CloudflareZone] = {}
+        skipped: list[dict[str, str]] = []
+        all_zones = [row.zone] if row.zone is not None else router.zones
+        for kind in KINDS:
+            for item in targets.get(kind, []):
+                reason = is_unpurgeable(kind, item)
+                if reason:
+                    skipped.append({"target": _item_key(item), "reason": reason})
+                    continue
+                host = target_host(kind, item)
+                if host is None:  # tags, everything: every zone in scope
+                    destinations = all_zones
+                else:
+                    zone = router.route(host)
+                    if row.zone is not None and zone != row.zone:
+                        # An explicit zone takes hosts no zone claims, never another zone's.
+                        unclaimed = zone is None and not row.zone.hostname_patterns
+                        zone = row.zone if unclaimed else None
+                    destinations = [zone] if zone else []
+                    if not destinations:
+                        skipped.append(
+                            {
+                                "target": _item_key(item),
+                                "reason": f"No configured zone serves the host “{host}”.",
+                            }
+                        )
+                for zone in destinations:
+                    zones[zone.pk] = zone
+                    per_zone.setdefault(zone.pk, {}).setdefault(kind, []).append(item)
+        row.skipped_targets = skipped
+        if not per_zone:
+            row.targets = targets
+            row.status = Status.SKIPPED
+            row.done_at = timezone.now()
+            row.error_kind = "unroutable"
+            row.last_error = (
+                skipped[0]["reason"] if skipped else "Nothing to purge for this change."
+            )
+            outbox.save_resolution(row)
+            PurgeRequest.objects.filter(pk=row.pk).update(claimed_until=None)
+            self.report.skipped += 1
+            return []
+        parts = []
+        zone_pks = list(per_zone)
+        row.zone = zones[zone_pks[0]]
+        row.targets = per_zone[zone_pks[0]]
+        outbox.save_resolution(row)
+        parts.append(row)
+        extra = []
+        for zone_pk in zone_pks[1:]:
+            extra.append(
+                PurgeRequest(
+                    source=row.source,
+                    event=row.event,
+                    model_label=row.model_label,
+                    object_pk=row.object_pk,
+                    object_repr=row.object_repr,
+                    change=row.change,
+                    targets=per_zone[zone_pk],
+                    resolved=True,
+                    zone=zones[zone_pk],
+                    parent=row,
+                    requested_by_id=row.requested_by_id,
+                    claim_token=token,
+                    claimed_until=row.claimed_until,
+                    created_at=row.created_at,
+                )
+            )
+        if extra:
+            PurgeRequest.objects.bulk_create(extra)
+            self.report.claimed += len(extra)
+            parts += extra
+        return parts
+
+    # -- sending --------------------------------------------------------------------
+    def _send_zone(self, zone: CloudflareZone, rows: list[PurgeRequest], token: str) -> None:
+        try:
+            credentials = credentials_for(zone)
+        except InvalidCredentials as err:
+            message = f"Zone “{zone.name}”: {err}"
+            if not zone.has_secret():
+                self._wait(rows, token, outbox.ERROR_UNCONFIGURED, message)
+            else:
+                self._fail(rows, token, outbox.ERROR_CREDENTIALS, message, zone=zone)
+            return
+        plan = zone.plan or str(get_setting("PLAN") or "")
+        bucket = credentials.account_id or credentials.zone_id
+        client = self.client_factory(credentials)
+        try:
+            self._send_with(client, zone, rows, token, plan, bucket)
+        finally:
+            close = getattr(client, "close", None)
+            if close:
+                close()
+
+    def _send_with(
+        self,
+        client: Any,
+        zone: CloudflareZone,
+        rows: list[PurgeRequest],
+        token: str,
+        plan: str,
+        bucket: str,
+    ) -> None:
+        # Which rows wait for which item: an item purged once satisfies them all.
+        pending_items: dict[int, set[tuple[str, str]]] = {}
+        order: dict[str, list[Any]] = defaultdict(list)
+        seen: set[tuple[str, str]] = set()
+        everything = any("everything" in (r.targets or {}) for r in rows)
+        for row in rows:
+            keys = set()
+            for kind, items in (row.targets or {}).items():
+                if everything:
+                    kind, items = "everything", [True]
+                for item in items:
+                    key = (kind, _item_key(item))
+                    keys.add(key)
+                    if key not in seen:
+                        seen.add(key)
+                        order[kind].append(item)
+            pending_items[row.pk] = keys
+        max_items = client.max_items
+        calls_per_row: dict[int, int] = defaultdict(int)
+        ids: list[str] = []
+        calls = 0
+        sent: dict[str, list[Any]] = defaultdict(list)
+        for kind in KINDS:
+            items = order.get(kind, [])
+            batches = [[]] if kind == "everything" and items else _chunks(items, max_items)
+            for chunk in batches:
+                cost = len(chunk) if kind == "files" else 1
+                try:
+                    self.limiter.acquire(bucket, kind, cost, plan, max_wait=MAX_RATE_LIMIT_WAIT)
+                except CfPurgeError as err:  # RateLimitWait: put back, not an attempt
+                    remaining = [r for r in rows if pending_items[r.pk]]
+                    wait = float(getattr(err, "seconds", MAX_RATE_LIMIT_WAIT))
+                    self._wait(remaining, token, outbox.ERROR_RATE_LIMITED,
+                               "Waiting for the shared rate limit.", delay=wait)
+                    self._finish_done(zone, rows, pending_items, token, calls_per_row, ids, sent)
+                    return
+                try:
+                    result_id = client.purge_request(kind, chunk)
+                except CloudflareAPIError as err:
+                    calls += 1
+                    if isinstance(err, CloudflareRateLimited):
+                        self.limiter.penalize(bucket, err.retry_after or 60.0)
+                    self._finish_done(zone, rows, pending_items, token, calls_per_row, ids, sent)
+                    remaining = [r for r in rows if pending_items[r.pk]]
+                    message = f"Zone “{zone.name}”: {err}"
+                    if err.transient:
+                        self._retry(remaining, token, _error_kind(err), message, err.retry_after)
+                    else:
+                        self._fail(remaining, token, _error_kind(err), message, zone=zone, error=err)
+                    return
+                calls += 1
+                self.report.api_calls += 1
+                self.report.items[kind] += len(chunk) if kind != "everything" else 1
+                ids.append(result_id)
+                sent[kind].extend(chunk)
+                done_keys = {(kind, _item_key(i)) for i in chunk} if chunk else {("everything", "True")}
+                for row in rows:
+                    if pending_items[row.pk] & done_keys:
+                        calls_per_row[row.pk] += 1
+                        pending_items[row.pk] -= done_keys
+        self._finish_done(zone, rows, pending_items, token, calls_per_row, ids, sent)
+
+    def _finish_done(
+        self,
+        zone: CloudflareZone,
+        rows: list[PurgeRequest],
+        pending_items: dict[int, set[tuple[str, str]]],
+        token: str,
+        calls_per_row: dict[int, int],
+        ids: list[str],
+        sent: dict[str, list[Any]],
+    ) -> None:
+        done = [r for r in rows if not pending_items[r.pk] and r.status != Status.DONE]
+        if not done:
+            return
+        result = {"zone": zone.name, "ids": sorted(set(ids))}
+        by_calls: dict[int, list[PurgeRequest]] = defaultdict(list)
+        for row in done:
+            by_calls[calls_per_row[row.pk]].append(row)
+        for n_calls, group in by_calls.items():
+            outbox.mark_done(group, token, api_calls=n_calls, result=result)
+        for row in done:
+            row.status = Status.DONE
+        self.report.done += len(done)
+        purge_succeeded.send(
+            sender=CloudflareZone,
+            zone=zone,
+            requests=done,
+            targets={k: list(v) for k, v in sent.items()},
+            api_calls=len(ids),
+        )
+        sent.clear()
+
+    # -- outcomes -------------------------------------------------------------------
+    def _wait(
+        self,
+        rows: list[PurgeRequest],
+        token: str,
+        kind: str,
+        message: str,
+        delay: float = UNCONFIGURED_DELAY,
+    ) -> None:
+        if rows:
+            outbox.mark_waiting(rows, token, error_kind=kind, message=message, delay=delay)
+            self.report.waiting += len(rows)
+
+    def _retry(
+        self,
+        rows: list[PurgeRequest],
+        token: str,
+        kind: str,
+        message: str,
+        retry_after: float | None = None,
+    ) -> None:
+        if not rows:
+            return
+        retried, failed = outbox.mark_retry(
+            rows, token, error_kind=kind, message=message, retry_after=retry_after
+        )
+        self.report.retried += len(retried)
+        if retried:
+            logger.info(
+                "django-cfpurge: %d purge request(s) will be retried: %s", len(retried), message
+            )
+        if failed:
+            self._report_failed(failed, CfPurgeError(message), rows[0].zone)
+
+    def _fail(
+        self,
+        rows: list[PurgeRequest],
+        token: str,
+        kind: str,
+        message: str,
+        *,
+        zone: CloudflareZone | None,
+        error: CfPurgeError | None = None,
+    ) -> None:
+        if not rows:
+            return
+        outbox.mark_failed(rows, token, error_kind=kind, message=message)
+        self._report_failed(rows, error or CfPurgeError(message), zone)
+
+    def _report_failed(
+        self, rows: list[PurgeRequest], error: CfPurgeError, zone: CloudflareZone | None
+    ) -> None:
+        self.report.failed += len(rows)
+        self.report.errors.append(str(error))
+        for row in rows:
+            logger.warning("django-cfpurge: purge request %s failed: %s", row.pk, error)
+            purge_failed.send(sender=PurgeRequest, request=row, error=error, zone=zone)
+
+
+def drain(
+    *,
+    ids: list[int] | None = None,
+    max_passes: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    client_factory: Callable[..., Any] | None = None,
+) -> DrainReport:
+    """Run one drain in this process and return its report. See :class:`Drainer`."""
+    started = time.monotonic()
+    report = Drainer(client_factory=client_factory, progress=progress).run(
+        ids=ids, max_passes=max_passes
+    )
+    logger.debug(
+        "django-cfpurge: drain finished in %.3fs: %s", time.monotonic() - started, report.as_dict()
+    )
+    return report
+
+
+__all__ = ["DrainReport", "Drainer", "drain"]

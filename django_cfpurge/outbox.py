@@ -1,0 +1,393 @@
+"""The outbox: write :class:`~django_cfpurge.models.PurgeRequest` rows, claim them, record outcomes.
+
+Writing happens on the request path (one ``bulk_create`` in the caller's
+transaction). Claiming uses ``SELECT … FOR UPDATE SKIP LOCKED`` where the database
+supports it, plus a lease (``claimed_until``): rows held by a worker that died are
+claimed again once the lease runs out, so nothing is lost, and two live workers
+never hold the same row.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db import models, router, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .conf import get_float, get_int
+from .models import CloudflareZone, PurgeRequest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .registry import Registration
+
+logger = logging.getLogger(__name__)
+
+Status = PurgeRequest.Status
+
+#: Error kinds recorded on rows (``PurgeRequest.error_kind``).
+ERROR_AUTH = "auth"
+ERROR_ZONE = "zone"
+ERROR_CREDENTIALS = "credentials"
+ERROR_UNCONFIGURED = "unconfigured"
+ERROR_DISABLED = "disabled"
+ERROR_RATE_LIMITED = "rate_limited"
+ERROR_SERVER = "server"
+ERROR_NETWORK = "network"
+ERROR_INVALID_RESPONSE = "invalid_response"
+ERROR_REJECTED = "rejected"
+ERROR_RESOLVE = "resolve"
+#: Kinds that wait for a person to fix the configuration; retried when the zone's
+#: Test connection passes again.
+NEEDS_FIX = (ERROR_AUTH, ERROR_ZONE, ERROR_CREDENTIALS, ERROR_UNCONFIGURED)
+
+_local = threading.local()
+
+
+def _alias() -> str:
+    return router.db_for_write(PurgeRequest)
+
+
+def current_batch() -> dict[str, Any] | None:
+    """The innermost active :func:`suspended` batch of this thread, or None."""
+    stack = getattr(_local, "batches", None)
+    return stack[-1] if stack else None
+
+
+@contextmanager
+def suspended(*, discard: bool = False) -> Iterator[dict[str, Any]]:
+    """Hold the rows written inside; release them (one dispatch) or drop them at exit.
+
+    Nested blocks join the outermost one's batch.
+    """
+    stack = _local.__dict__.setdefault("batches", [])
+    if stack:
+        stack.append(stack[-1])
+        try:
+            yield stack[-1]
+        finally:
+            stack.pop()
+        return
+    batch = {"id": uuid.uuid4().hex, "discard": discard, "rows": 0}
+    stack.append(batch)
+    try:
+        yield batch
+    finally:
+        stack.pop()
+        release_batch(batch["id"], discard=batch["discard"])
+
+
+def release_batch(batch_id: str, *, discard: bool = False) -> int:
+    """Release (or drop) the held rows of a batch; returns the number of rows."""
+    held = PurgeRequest.objects.using(_alias()).filter(batch=batch_id, status=Status.HELD)
+    if discard:
+        count = held.update(
+            status=Status.DROPPED,
+            last_error="Dropped: written inside suspend_purging(discard=True).",
+            done_at=timezone.now(),
+        )
+        logger.info("suspend_purging: dropped %d held purge request(s)", count)
+        return count
+    count = held.update(status=Status.PENDING, next_attempt_at=timezone.now())
+    if count:
+        from .dispatch import schedule_drain
+
+        schedule_drain(_alias())
+    return count
+
+
+def write_rows(rows: list[PurgeRequest]) -> list[PurgeRequest]:
+    """INSERT ``rows`` in one statement and schedule a drain after commit."""
+    if not rows:
+        return rows
+    alias = _alias()
+    batch = current_batch()
+    if batch is not None:
+        for row in rows:
+            row.status = Status.HELD
+            row.batch = batch["id"]
+        batch["rows"] += len(rows)
+    PurgeRequest.objects.using(alias).bulk_create(rows)
+    if batch is None:
+        from .dispatch import schedule_drain
+
+        schedule_drain(alias)
+    return rows
+
+
+def _object_repr(instance: models.Model) -> str:
+    try:
+        return str(instance)[:200]
+    except Exception:  # noqa: BLE001  (a user's __str__ must never break a save)
+        return f"{type(instance).__name__} {instance.pk}"
+
+
+def build_change_row(
+    registration: Registration, instance: models.Model, event: str, change: dict[str, Any]
+) -> PurgeRequest:
+    """An unsaved row for one model change."""
+    return PurgeRequest(
+        source=PurgeRequest.Source.MODEL,
+        event=event,
+        model_label=registration.label,
+        object_pk=str(instance.pk),
+        object_repr=_object_repr(instance),
+        change=change,
+    )
+
+
+def record_change(
+    registration: Registration,
+    instance: models.Model,
+    event: str,
+    change: dict[str, Any],
+    *,
+    using: str | None = None,
+) -> PurgeRequest:
+    """Write the outbox row for one model change (called by the receivers)."""
+    row = build_change_row(registration, instance, event, change)
+    write_rows([row])
+    return row
+
+
+def create_target_row(
+    targets: dict[str, Any],
+    *,
+    zone: CloudflareZone | None = None,
+    source: str = PurgeRequest.Source.API,
+    user: Any = None,
+) -> PurgeRequest:
+    """Write a row with explicit targets (``purge_urls`` & co., the admin, the command)."""
+    row = PurgeRequest(
+        source=source,
+        event=PurgeRequest.Event.MANUAL,
+        targets=targets,
+        resolved=False,
+        zone=zone,
+        requested_by=user if getattr(user, "pk", None) else None,
+        change={"explicit": True},
+    )
+    write_rows([row])
+    return row
+
+
+def _claimable(now: Any) -> Q:
+    return Q(status=Status.PENDING, next_attempt_at__lte=now) & (
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    )
+
+
+@dataclass
+class Claim:
+    """Rows claimed by one drain pass, and the token that proves the claim."""
+
+    token: str
+    rows: list[PurgeRequest]
+
+
+def claim_due(limit: int | None = None, *, ids: Iterable[int] | None = None) -> Claim:
+    """Claim up to ``limit`` due rows (or exactly ``ids``, if due) for this worker."""
+    alias = _alias()
+    limit = limit or get_int("CLAIM_BATCH_SIZE", minimum=1)
+    now = timezone.now()
+    lease = timedelta(seconds=get_float("CLAIM_LEASE_SECONDS", minimum=1))
+    token = uuid.uuid4().hex
+    with transaction.atomic(using=alias):
+        qs = PurgeRequest.objects.using(alias).filter(_claimable(now))
+        if ids is not None:
+            qs = qs.filter(id__in=list(ids))
+        from django.db import connections
+
+        if connections[alias].features.has_select_for_update_skip_locked:
+            qs = qs.select_for_update(skip_locked=True)
+        chosen = list(qs.order_by("next_attempt_at", "id").values_list("id", flat=True)[:limit])
+        if chosen:
+            # Re-check claimability: on databases without row locks (SQLite) another
+            # worker may have taken some of these rows since the SELECT.
+            PurgeRequest.objects.using(alias).filter(_claimable(now), id__in=chosen).update(
+                claimed_until=now + lease, claim_token=token
+            )
+    rows = list(
+        PurgeRequest.objects.using(alias)
+        .filter(claim_token=token, id__in=chosen)
+        .select_related("zone")
+        .order_by("id")
+    )
+    return Claim(token=token, rows=rows)
+
+
+def _owned(rows: Iterable[PurgeRequest], token: str) -> models.QuerySet[PurgeRequest]:
+    return PurgeRequest.objects.using(_alias()).filter(
+        id__in=[r.pk for r in rows], claim_token=token
+    )
+
+
+def save_resolution(row: PurgeRequest) -> None:
+    """Persist what resolving a row produced (targets, zone, skipped targets)."""
+    PurgeRequest.objects.using(_alias()).filter(pk=row.pk).update(
+        targets=row.targets,
+        resolved=True,
+        zone=row.zone,
+        skipped_targets=row.skipped_targets,
+        status=row.status,
+        last_error=row.last_error,
+        error_kind=row.error_kind,
+        done_at=row.done_at,
+    )
+
+
+def mark_done(
+    rows: list[PurgeRequest], token: str, *, api_calls: int, result: dict[str, Any]
+) -> int:
+    """Record a successful purge of ``rows``."""
+    now = timezone.now()
+    return _owned(rows, token).update(
+        status=Status.DONE,
+        attempts=F("attempts") + 1,
+        api_calls=F("api_calls") + api_calls,
+        done_at=now,
+        claimed_until=None,
+        last_error="",
+        error_kind="",
+        result=result,
+    )
+
+
+def retry_delay(attempt: int, retry_after: float | None = None) -> float:
+    """Seconds before attempt ``attempt + 1``: exponential backoff with jitter, ≥ Retry-After."""
+    base = get_float("RETRY_BASE_SECONDS")
+    cap = get_float("RETRY_MAX_SECONDS")
+    delay = min(cap, base * (2 ** max(0, attempt - 1)))
+    delay *= random.uniform(0.8, 1.2)  # noqa: S311  (jitter, not cryptography)
+    if retry_after:
+        delay = max(delay, retry_after)
+    return delay
+
+
+def mark_retry(
+    rows: list[PurgeRequest],
+    token: str,
+    *,
+    error_kind: str,
+    message: str,
+    retry_after: float | None = None,
+    count_attempt: bool = True,
+) -> tuple[list[PurgeRequest], list[PurgeRequest]]:
+    """Schedule ``rows`` again after a transient failure; rows out of attempts fail.
+
+    :returns: ``(retried, failed)`` rows.
+    """
+    max_attempts = get_int("MAX_ATTEMPTS", minimum=1)
+    now = timezone.now()
+    retried, failed = [], []
+    for row in rows:
+        attempts = row.attempts + (1 if count_attempt else 0)
+        if attempts >= max_attempts:
+            failed.append(row)
+            continue
+        retried.append(row)
+        delay = retry_delay(attempts, retry_after)
+        _owned([row], token).update(
+            attempts=attempts,
+            next_attempt_at=now + timedelta(seconds=delay),
+            claimed_until=None,
+            error_kind=error_kind,
+            last_error=message,
+        )
+        row.attempts = attempts
+    if failed:
+        mark_failed(
+            failed,
+            token,
+            error_kind=error_kind,
+            message=f"{message} (gave up after {max_attempts} attempts)",
+        )
+    return retried, failed
+
+
+def mark_failed(
+    rows: list[PurgeRequest], token: str, *, error_kind: str, message: str
+) -> int:
+    """Record a permanent failure (kept: retried when the zone is fixed, or by hand)."""
+    now = timezone.now()
+    for row in rows:
+        row.status = Status.FAILED
+        row.error_kind = error_kind
+        row.last_error = message
+    return _owned(rows, token).update(
+        status=Status.FAILED,
+        attempts=F("attempts") + 1,
+        done_at=now,
+        claimed_until=None,
+        error_kind=error_kind,
+        last_error=message,
+    )
+
+
+def mark_waiting(
+    rows: list[PurgeRequest], token: str, *, error_kind: str, message: str, delay: float
+) -> int:
+    """Put rows back without counting an attempt (no credentials, purging off…)."""
+    return _owned(rows, token).update(
+        next_attempt_at=timezone.now() + timedelta(seconds=delay),
+        claimed_until=None,
+        error_kind=error_kind,
+        last_error=message,
+    )
+
+
+def requeue_zone(zone: CloudflareZone) -> int:
+    """After a passing Test connection: retry the zone's rows that waited for a fix."""
+    alias = _alias()
+    now = timezone.now()
+    count = (
+        PurgeRequest.objects.using(alias)
+        .filter(Q(zone=zone) | Q(zone__isnull=True, error_kind=ERROR_UNCONFIGURED))
+        .filter(status__in=[Status.FAILED, Status.PENDING], error_kind__in=NEEDS_FIX)
+        .update(status=Status.PENDING, next_attempt_at=now, attempts=0, done_at=None)
+    )
+    if count:
+        from .dispatch import schedule_drain
+
+        schedule_drain(alias)
+    return count
+
+
+def retry_rows(queryset: models.QuerySet[PurgeRequest]) -> int:
+    """Make failed/waiting/ignored rows due now (admin "retry now", ``cfpurge retry``)."""
+    count = queryset.filter(
+        status__in=[Status.FAILED, Status.PENDING, Status.IGNORED, Status.SKIPPED]
+    ).update(
+        status=Status.PENDING, next_attempt_at=timezone.now(), claimed_until=None, done_at=None
+    )
+    if count:
+        from .dispatch import schedule_drain
+
+        schedule_drain(_alias())
+    return count
+
+
+def prune_done(days: int | None = None) -> int:
+    """Delete finished rows older than ``RETENTION_DAYS``; returns how many."""
+    days = get_int("RETENTION_DAYS", minimum=0) if days is None else days
+    cutoff = timezone.now() - timedelta(days=days)
+    finished = [Status.DONE, Status.SKIPPED, Status.DROPPED, Status.IGNORED]
+    deleted, _ = (
+        PurgeRequest.objects.using(_alias())
+        .filter(status__in=finished, created_at__lt=cutoff)
+        .delete()
+    )
+    return deleted
+
+
+def due_count() -> int:
+    """Number of rows a drain would claim now."""
+    return PurgeRequest.objects.using(_alias()).filter(_claimable(timezone.now())).count()

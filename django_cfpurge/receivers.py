@@ -1,0 +1,228 @@
+"""Model receivers for registered senders: capture what changed and write outbox rows.
+
+Runs on the request path, so it does no network I/O and imports no HTTP client.
+A save or delete adds at most one INSERT (``bulk_create``) to its own transaction;
+the drain is dispatched after commit.
+
+Old values come from a snapshot of file *names* (never ``FieldFile`` objects, whose
+deep copy drags the whole instance along) and watched values, taken from the
+instance's ``__dict__`` when it is loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.files import File
+from django.db import models
+from django.db.models.signals import post_delete, post_init, post_save, pre_save
+
+from .registry import Registration, registry
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOT_ATTR = "_cfpurge_snapshot"
+PRESAVE_ATTR = "_cfpurge_presave"
+_MISSING = object()
+
+
+def _uid(kind: str, model: type[models.Model]) -> str:
+    return f"django_cfpurge:{kind}:{model._meta.label_lower}"
+
+
+def connect_model(model: type[models.Model]) -> None:
+    """Connect the receivers for one registered model (idempotent)."""
+    post_init.connect(_on_post_init, sender=model, dispatch_uid=_uid("post_init", model))
+    pre_save.connect(_on_pre_save, sender=model, dispatch_uid=_uid("pre_save", model))
+    post_save.connect(_on_post_save, sender=model, dispatch_uid=_uid("post_save", model))
+    post_delete.connect(_on_post_delete, sender=model, dispatch_uid=_uid("post_delete", model))
+
+
+def disconnect_model(model: type[models.Model]) -> None:
+    """Disconnect the receivers of one model."""
+    post_init.disconnect(sender=model, dispatch_uid=_uid("post_init", model))
+    pre_save.disconnect(sender=model, dispatch_uid=_uid("pre_save", model))
+    post_save.disconnect(sender=model, dispatch_uid=_uid("post_save", model))
+    post_delete.disconnect(sender=model, dispatch_uid=_uid("post_delete", model))
+
+
+def connect_receivers() -> None:
+    """Connect the receivers of every registered model (called from ``ready()``)."""
+    for registration in registry:
+        connect_model(registration.model)
+
+
+def file_name(value: Any) -> str | None:
+    """The stored name of a file field value (str, ``FieldFile``, ``File`` or None)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, File):
+        return value.name or None
+    return str(value) or None
+
+
+def plain_value(value: Any) -> Any:
+    """A JSON-friendly copy of a watched value (compared, stored and given to callables)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def snapshot(instance: models.Model, registration: Registration) -> dict[str, Any]:
+    """File names and watched values currently held by ``instance`` (deferred ones absent)."""
+    data = instance.__dict__
+    values: dict[str, Any] = {}
+    for name in registration.fields:
+        attname = registration.attnames.get(name, name)
+        if attname in data:
+            values[name] = file_name(data[attname])
+    for name in registration.watch:
+        attname = registration.attnames.get(name, name)
+        if attname in data:
+            values[name] = plain_value(data[attname])
+    return values
+
+
+def _on_post_init(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
+    registration = registry.get(sender)
+    if registration is not None:
+        instance.__dict__[SNAPSHOT_ATTR] = snapshot(instance, registration)
+
+
+def _stored_values(
+    sender: type[models.Model], instance: models.Model, names: list[str], reg: Registration
+) -> dict[str, Any]:
+    """Values of ``names`` as stored in the database (for fields deferred at load)."""
+    attnames = [reg.attnames.get(n, n) for n in names]
+    row = sender._base_manager.filter(pk=instance.pk).values(*attnames).first()
+    if row is None:
+        return {}
+    values = {}
+    for name, attname in zip(names, attnames, strict=True):
+        raw = row[attname]
+        values[name] = file_name(raw) if name in reg.fields else plain_value(raw)
+    return values
+
+
+def _on_pre_save(
+    sender: type[models.Model], instance: models.Model, raw: bool = False, **kwargs: Any
+) -> None:
+    registration = registry.get(sender)
+    if registration is None or raw:
+        return
+    old: dict[str, Any] = dict(instance.__dict__.get(SNAPSHOT_ATTR) or {})
+    if instance._state.adding:
+        old = {}
+    else:
+        missing = [n for n in (*registration.fields, *registration.watch) if n not in old]
+        if missing and instance.pk is not None:
+            old.update(_stored_values(sender, instance, missing, registration))
+    uploading = []
+    for name in registration.fields:
+        value = instance.__dict__.get(registration.attnames.get(name, name))
+        # A file assigned but not yet written to storage: it will be saved now,
+        # possibly over the old name (storages that overwrite).
+        if isinstance(value, File) and not getattr(value, "_committed", True):
+            uploading.append(name)
+    instance.__dict__[PRESAVE_ATTR] = (old, uploading)
+
+
+def describe_save(
+    registration: Registration,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    *,
+    created: bool,
+    uploading: list[str],
+) -> tuple[str, dict[str, Any]] | None:
+    """Classify a save: ``(event, change)`` or None when nothing registered changed.
+
+    ``change`` holds ``files`` (name → [old, new]), ``fields`` (watched name →
+    [old, new]) and ``values`` (current watched values).
+    """
+    files: dict[str, list[str | None]] = {}
+    fields: dict[str, list[Any]] = {}
+    event = ""
+    for name in registration.fields:
+        before, after = old.get(name), new.get(name)
+        if created:
+            if after:
+                files[name] = [None, after]
+        elif before != after:
+            files[name] = [before, after]
+            event = event or "replaced"
+        elif name in uploading and after:
+            files[name] = [after, after]
+            event = event or "overwritten"
+    if not created:
+        for name in registration.watch:
+            if name in new and old.get(name, _MISSING) != new[name]:
+                fields[name] = [old.get(name), new[name]]
+        if fields and not event:
+            event = "changed"
+    if created:
+        event = "created"
+    if not event:
+        return None
+    values = {name: new.get(name) for name in registration.watch}
+    change = {"files": files, "fields": fields, "values": values, "current": _names(new, registration)}
+    return event, change
+
+
+def _names(values: dict[str, Any], registration: Registration) -> dict[str, str | None]:
+    return {name: values.get(name) for name in registration.fields}
+
+
+def _on_post_save(
+    sender: type[models.Model],
+    instance: models.Model,
+    created: bool = False,
+    raw: bool = False,
+    update_fields: frozenset[str] | None = None,
+    using: str | None = None,
+    **kwargs: Any,
+) -> None:
+    registration = registry.get(sender)
+    if registration is None:
+        return
+    presave = instance.__dict__.pop(PRESAVE_ATTR, None)
+    new = snapshot(instance, registration)
+    if raw or presave is None:
+        instance.__dict__[SNAPSHOT_ATTR] = new
+        return
+    old, uploading = presave
+    if update_fields is not None and not (set(update_fields) & registration.tracked):
+        instance.__dict__[SNAPSHOT_ATTR] = {**old, **new}
+        return
+    described = describe_save(registration, old, new, created=created, uploading=uploading)
+    instance.__dict__[SNAPSHOT_ATTR] = {**old, **new}
+    if described is None:
+        return
+    event, change = described
+    from .outbox import record_change
+
+    record_change(registration, instance, event, change, using=using)
+
+
+def _on_post_delete(
+    sender: type[models.Model], instance: models.Model, using: str | None = None, **kwargs: Any
+) -> None:
+    registration = registry.get(sender)
+    if registration is None:
+        return
+    stored = dict(instance.__dict__.get(SNAPSHOT_ATTR) or {})
+    current = snapshot(instance, registration)
+    files: dict[str, list[str | None]] = {}
+    for name in registration.fields:
+        # The stored name is what the CDN served; an unsaved in-memory change is not.
+        value = stored.get(name) or current.get(name)
+        if value:
+            files[name] = [value, None]
+    values = {name: current.get(name, stored.get(name)) for name in registration.watch}
+    change = {"files": files, "fields": {}, "values": values, "current": {}}
+    from .outbox import record_change
+
+    record_change(registration, instance, "deleted", change, using=using)

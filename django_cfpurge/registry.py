@@ -1,0 +1,277 @@
+"""The registry of models whose files django-cfpurge keeps purged."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Union
+
+from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+from django.utils.module_loading import import_string
+
+from .conf import SETTING_NAME, get_setting
+from .exceptions import AlreadyRegistered, CfPurgeConfigurationError, NotRegistered
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .resolvers import Change
+
+#: What ``urls=``, ``tags=`` and ``prefixes=`` accept: a list of strings, or a
+#: callable that receives the :class:`~django_cfpurge.resolvers.Change` and
+#: returns an iterable of strings (or a dotted path to such a callable, in settings).
+TargetSpec = Union[Iterable[str], Callable[["Change"], Iterable[str]], None]
+
+
+@dataclass(frozen=True)
+class Registration:
+    """How one model is purged.
+
+    :ivar model: the registered model class.
+    :ivar fields: names of its ``FileField``/``ImageField`` fields to purge.
+    :ivar watch: other fields whose change purges the files and extras
+        (``is_public``, ``status``, ``folder``…).
+    :ivar urls: extra URLs (absolute, or paths joined with ``BASE_URLS``), e.g.
+        thumbnails, gallery and listing pages.
+    :ivar tags: Cloudflare cache tags to purge with the object.
+    :ivar prefixes: URL prefixes (``host/path``) to purge with the object.
+    """
+
+    model: type[models.Model]
+    fields: tuple[str, ...]
+    watch: tuple[str, ...] = ()
+    urls: TargetSpec = None
+    tags: TargetSpec = None
+    prefixes: TargetSpec = None
+    attnames: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def label(self) -> str:
+        """The model's ``app_label.ModelName``."""
+        return self.model._meta.label
+
+    @property
+    def tracked(self) -> frozenset[str]:
+        """Field names (and attnames) whose change matters, for ``update_fields``."""
+        names = set(self.fields) | set(self.watch)
+        return frozenset(names | {self.attnames.get(n, n) for n in names})
+
+
+_DOTTED_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
+
+
+def _as_spec(value: Any, where: str) -> TargetSpec:
+    if value is None or callable(value):
+        return value
+    if isinstance(value, str):
+        if _DOTTED_PATH.fullmatch(value):
+            try:
+                return import_string(value)
+            except ImportError as err:
+                raise CfPurgeConfigurationError(f"{where}: cannot import {value!r} ({err}).") from err
+        return (value,)
+    try:
+        return tuple(str(v) for v in value)
+    except TypeError:
+        raise CfPurgeConfigurationError(
+            f"{where} must be a list of strings or a callable, not {type(value).__name__}."
+        ) from None
+
+
+def _resolve_model(model: type[models.Model] | str) -> type[models.Model]:
+    if isinstance(model, str):
+        try:
+            return apps.get_model(model)
+        except (LookupError, ValueError) as err:
+            raise CfPurgeConfigurationError(
+                f"Cannot register {model!r}: no such model ({err}). Use “app_label.ModelName”."
+            ) from err
+    if not (isinstance(model, type) and issubclass(model, models.Model)):
+        raise CfPurgeConfigurationError(f"register() takes a model class, not {model!r}.")
+    return model
+
+
+class Registry:
+    """Holds the :class:`Registration` of every registered model."""
+
+    def __init__(self) -> None:
+        self._registrations: dict[type[models.Model], Registration] = {}
+
+    def register(
+        self,
+        model: type[models.Model] | str,
+        *,
+        fields: Iterable[str] | None = None,
+        watch: Iterable[str] = (),
+        urls: TargetSpec = None,
+        tags: TargetSpec = None,
+        prefixes: TargetSpec = None,
+    ) -> Registration:
+        """Register ``model`` so that changes to its files (and watched fields) are purged.
+
+        :param fields: file fields to purge; all of the model's file fields when omitted.
+        :param watch: non-file fields whose change purges the files and extras.
+        :param urls: extra URLs (see :data:`TargetSpec`).
+        :param tags: cache tags (see :data:`TargetSpec`).
+        :param prefixes: URL prefixes without scheme (see :data:`TargetSpec`).
+        :raises AlreadyRegistered: the model is registered already.
+        :raises CfPurgeConfigurationError: a field does not exist or is not a file field.
+        """
+        model = _resolve_model(model)
+        label = model._meta.label
+        if model in self._registrations:
+            raise AlreadyRegistered(f"{label} is already registered with django-cfpurge.")
+        opts = model._meta
+        file_fields = [f.name for f in opts.concrete_fields if isinstance(f, models.FileField)]
+        chosen = tuple(fields) if fields is not None else tuple(file_fields)
+        if isinstance(fields, str):
+            raise CfPurgeConfigurationError(f"{label}: fields= takes a list of names, not a string.")
+        if not chosen:
+            raise CfPurgeConfigurationError(
+                f"{label} has no FileField or ImageField to purge; pass fields=[...]."
+            )
+        attnames: dict[str, str] = {}
+        for name in chosen:
+            fld = self._field(model, name, "fields")
+            if not isinstance(fld, models.FileField):
+                raise CfPurgeConfigurationError(
+                    f"{label}.{name} is a {type(fld).__name__}, not a FileField or ImageField. "
+                    "Put non-file fields in watch=[...]."
+                )
+            attnames[name] = fld.attname
+        watch = tuple(watch)
+        if isinstance(watch, str):
+            watch = (watch,)
+        for name in watch:
+            fld = self._field(model, name, "watch")
+            attnames[name] = fld.attname
+        registration = Registration(
+            model=model,
+            fields=chosen,
+            watch=watch,
+            urls=_as_spec(urls, f"{label} urls"),
+            tags=_as_spec(tags, f"{label} tags"),
+            prefixes=_as_spec(prefixes, f"{label} prefixes"),
+            attnames=attnames,
+        )
+        self._registrations[model] = registration
+        from .receivers import connect_model
+
+        connect_model(model)
+        return registration
+
+    @staticmethod
+    def _field(model: type[models.Model], name: str, where: str) -> Any:
+        try:
+            fld = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            names = ", ".join(f.name for f in model._meta.concrete_fields)
+            raise CfPurgeConfigurationError(
+                f"{model._meta.label} has no field {name!r} (in {where}=). Fields: {names}."
+            ) from None
+        if not getattr(fld, "concrete", False) or fld.many_to_many:
+            raise CfPurgeConfigurationError(
+                f"{model._meta.label}.{name} cannot be tracked: only concrete, single-valued "
+                "fields can be watched."
+            )
+        return fld
+
+    def unregister(self, model: type[models.Model] | str) -> None:
+        """Stop purging ``model``. :raises NotRegistered: it was not registered."""
+        model = _resolve_model(model)
+        if model not in self._registrations:
+            raise NotRegistered(f"{model._meta.label} is not registered with django-cfpurge.")
+        del self._registrations[model]
+        from .receivers import disconnect_model
+
+        disconnect_model(model)
+
+    def get(self, model: type[models.Model]) -> Registration | None:
+        """The registration of ``model`` (or of its concrete parent for proxies), or None."""
+        registration = self._registrations.get(model)
+        if registration is None and model._meta.proxy:
+            registration = self._registrations.get(model._meta.concrete_model)
+        return registration
+
+    def get_by_label(self, label: str) -> Registration | None:
+        """The registration for ``app_label.ModelName``, or None."""
+        for registration in self._registrations.values():
+            if registration.label.lower() == label.lower():
+                return registration
+        return None
+
+    def __iter__(self) -> Iterator[Registration]:
+        return iter(list(self._registrations.values()))
+
+    def __len__(self) -> int:
+        return len(self._registrations)
+
+    def __contains__(self, model: object) -> bool:
+        return model in self._registrations
+
+    def load_from_settings(self) -> None:
+        """Register the models of ``CFPURGE["MODELS"]`` not registered yet in code."""
+        models_setting = get_setting("MODELS") or {}
+        if not isinstance(models_setting, dict):
+            raise CfPurgeConfigurationError(
+                f"{SETTING_NAME}['MODELS'] must be a dict of "
+                "{'app_label.Model': {'fields': [...], 'watch': [...], ...}}."
+            )
+        allowed = {"fields", "watch", "urls", "tags", "prefixes"}
+        for label, options in models_setting.items():
+            options = options or {}
+            unknown = set(options) - allowed
+            if unknown:
+                raise CfPurgeConfigurationError(
+                    f"{SETTING_NAME}['MODELS'][{label!r}] has unknown keys {sorted(unknown)}; "
+                    f"known keys: {', '.join(sorted(allowed))}."
+                )
+            model = _resolve_model(label)
+            if model in self._registrations:
+                continue
+            self.register(model, **options)
+
+    def reset(self) -> None:
+        """Unregister every model (for tests)."""
+        for model in list(self._registrations):
+            self.unregister(model)
+
+    @contextmanager
+    def override(self) -> Iterator[Registry]:
+        """Context manager for tests: changes inside are undone at exit."""
+        saved = dict(self._registrations)
+        try:
+            yield self
+        finally:
+            for model in list(self._registrations):
+                if model not in saved:
+                    self.unregister(model)
+            for model, registration in saved.items():
+                if model not in self._registrations:
+                    self._registrations[model] = registration
+                    from .receivers import connect_model
+
+                    connect_model(model)
+                else:
+                    self._registrations[model] = registration
+
+
+#: The registry used by :func:`django_cfpurge.register` and the receivers.
+registry = Registry()
+
+
+def register(
+    model: type[models.Model] | str,
+    *,
+    fields: Iterable[str] | None = None,
+    watch: Iterable[str] = (),
+    urls: TargetSpec = None,
+    tags: TargetSpec = None,
+    prefixes: TargetSpec = None,
+) -> Registration:
+    """Register ``model`` with the default registry. See :meth:`Registry.register`."""
+    return registry.register(
+        model, fields=fields, watch=watch, urls=urls, tags=tags, prefixes=prefixes
+    )
