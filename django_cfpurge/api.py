@@ -49,9 +49,7 @@ def _explicit(
 ) -> PurgeRequest:
     if kind != "everything" and not items:
         raise ValueError(f"Nothing to purge: give at least one item for {kind}.")
-    row = outbox.create_target_row(
-        {kind: items}, zone=_zone(zone), source=source, user=user
-    )
+    row = outbox.create_target_row({kind: items}, zone=_zone(zone), source=source, user=user)
     if now:
         from .drain import drain
 
@@ -127,9 +125,7 @@ def purge_everything(
     return _explicit("everything", [True], zone=zone, now=now, user=user, source=source)
 
 
-def purge_queryset(
-    queryset: models.QuerySet[Any], *, event: str = PurgeRequest.Event.BULK
-) -> int:
+def purge_queryset(queryset: models.QuerySet[Any], *, event: str = PurgeRequest.Event.BULK) -> int:
     """Purge the files and extra URLs of every object of ``queryset``.
 
     For changes made with ``QuerySet.update()``, ``bulk_create()`` or raw SQL,
@@ -162,7 +158,7 @@ def purge_queryset(
     return written
 
 
-class suspend_purging(ContextDecorator):  # noqa: N801  (used like a function)
+class suspend_purging(ContextDecorator):
     """Hold automatic purges during a bulk change; send them once at the end.
 
     Use as ``with suspend_purging():`` or ``@suspend_purging()``. Every purge

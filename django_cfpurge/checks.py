@@ -80,7 +80,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     try:
         origins = base_urls()
     except CfPurgeConfigurationError as err:
-        errors.append(_error(str(err), "Give origins such as https://www.example.com.", "cfpurge.E006"))
+        errors.append(
+            _error(str(err), "Give origins such as https://www.example.com.", "cfpurge.E006")
+        )
         origins = ["x"]
     from .registry import registry
 

@@ -62,7 +62,6 @@ MAX_FLEX_ITEMS = 100
 #: The purge kinds; one API call carries exactly one of them.
 PURGE_KINDS = ("files", "tags", "hosts", "prefixes", "everything")
 
-PurgeKind = Literal["files", "tags", "hosts", "prefixes", "everything"]
 FileItem = str | Mapping[str, Any]
 
 #: Codes that mean "these credentials were refused or lack a permission".
@@ -560,7 +559,14 @@ class CloudflareClient:
 
     def _auth_message(self, codes: set[int], said: str, operation: Operation, endpoint: str) -> str:
         token = self.credentials.auth_kind == "token"
-        if CODE_BAD_AUTHORIZATION_FORMAT in codes or (CODE_BAD_HEADERS in codes and token):
+        chained = codes & {
+            CODE_BAD_AUTHORIZATION_FORMAT,
+            CODE_BAD_KEY_FORMAT,
+            CODE_BAD_EMAIL_FORMAT,
+        }
+        if CODE_BAD_AUTHORIZATION_FORMAT in codes or (
+            CODE_BAD_HEADERS in codes and token and not chained
+        ):
             return (
                 f"Cloudflare could not read the API token: it is not in the expected format "
                 f"({said}). Copy the token again in one piece, without spaces, quotes or the "
@@ -587,10 +593,11 @@ class CloudflareClient:
                 "both; the key is under My Profile → API Tokens → Global API Key."
             )
         if CODE_INVALID_TOKEN in codes:
+            # An account-owned token is refused with 1000 at the user endpoint.
             hint = (
                 " If it is an account-owned token, enter the Account ID so it is checked at "
                 "the account's endpoint."
-                if not self.credentials.account_id
+                if operation == "verify" and not self.credentials.account_id
                 else ""
             )
             return (
@@ -717,6 +724,10 @@ class CloudflareClient:
             what = f"Could not connect to {where}: timed out after {_seconds(self.connect_timeout)}"
         elif isinstance(err, requests.Timeout):
             what = f"{where} did not answer: timed out after {_seconds(self.timeout)}"
+            advice = (
+                f"Cloudflare or the network is slow; the {operation} request can be retried "
+                f"(raise {conf.SETTING_NAME}['TIMEOUT'] if this keeps happening)."
+            )
         elif isinstance(err, requests.exceptions.ChunkedEncodingError):
             what = f"The connection to {where} was reset while the answer was arriving"
         elif isinstance(err, requests.exceptions.SSLError):

@@ -28,7 +28,7 @@ from django.core.validators import validate_email
 from .exceptions import InvalidCredentials
 
 AuthKind = Literal["token", "global_key"]
-AUTH_TOKEN: AuthKind = "token"
+AUTH_TOKEN: AuthKind = "token"  # noqa: S105  (a choice value, not a secret)
 AUTH_GLOBAL_KEY: AuthKind = "global_key"
 
 _HEX32 = re.compile(r"[0-9a-f]{32}")

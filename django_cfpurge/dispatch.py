@@ -75,5 +75,5 @@ def clear_scheduled() -> None:
     """Remove the "drain scheduled" marker (called when a drain starts)."""
     try:
         _cache().delete(SCHEDULED_KEY)
-    except Exception:  # noqa: BLE001  (best effort; the marker also expires)
+    except Exception:
         logger.debug("django-cfpurge: could not clear the drain marker", exc_info=True)

@@ -1,4 +1,4 @@
-"""One drain: claim due rows → resolve → route to zones → dedupe → chunk → rate-limit → send → record.
+"""One drain: claim due rows, resolve, route to zones, dedupe, chunk, rate-limit, send, record.
 
 Every row claimed by a pass leaves it in a recorded state: done, failed (with a
 message a person can act on), skipped (no zone serves its hosts), or pending again
@@ -53,6 +53,19 @@ UNCONFIGURED_MESSAGE = (
     "No Cloudflare zone is configured: add one in the admin (Cloudflare zones) or set "
     "CFPURGE['ZONE_ID'] and CFPURGE['API_TOKEN']."
 )
+
+
+_client_factory_override: list[Callable[..., Any]] = []
+
+
+def default_client_factory() -> Callable[..., Any]:
+    """The client class drains use: :class:`~django_cfpurge.cloudflare.CloudflareClient`,
+    unless :func:`django_cfpurge.testing.capture_purges` put a fake in its place."""
+    if _client_factory_override:
+        return _client_factory_override[-1]
+    from .cloudflare import CloudflareClient
+
+    return CloudflareClient
 
 
 @dataclass
@@ -119,9 +132,7 @@ class Drainer:
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
         if client_factory is None:
-            from .cloudflare import CloudflareClient
-
-            client_factory = CloudflareClient
+            client_factory = default_client_factory()
         if limiter is None:
             from .ratelimit import RateLimiter
 
@@ -166,9 +177,11 @@ class Drainer:
             zone = zone_objects[zone_pk]
             try:
                 self._send_zone(zone, zone_rows, token)
-            except Exception as err:  # noqa: BLE001  (one zone's bug must not strand the others' rows)
+            except Exception as err:
                 logger.exception("django-cfpurge: unexpected error purging zone %s", zone.name)
-                self._retry(zone_rows, token, "error", f"Unexpected error: {type(err).__name__}: {err}")
+                self._retry(
+                    zone_rows, token, "error", f"Unexpected error: {type(err).__name__}: {err}"
+                )
             if self.progress:
                 self.progress(self.report.done + self.report.failed, self.report.claimed)
 
@@ -198,9 +211,7 @@ class Drainer:
             )
 
     # -- resolution -----------------------------------------------------------------
-    def _resolve(
-        self, row: PurgeRequest, token: str, router: ZoneRouter
-    ) -> list[PurgeRequest]:
+    def _resolve(self, row: PurgeRequest, token: str, router: ZoneRouter) -> list[PurgeRequest]:
         """Resolve and route one row; returns the rows (the row and any split-off parts)
         that have targets on a zone."""
         if row.resolved and row.zone is not None:
@@ -210,7 +221,7 @@ class Drainer:
         except CfPurgeConfigurationError as err:
             self._fail([row], token, outbox.ERROR_RESOLVE, str(err), zone=None)
             return []
-        except Exception as err:  # noqa: BLE001  (a user's urls=/tags= callable failed)
+        except Exception as err:
             logger.warning("django-cfpurge: resolving %r failed", row, exc_info=True)
             self._retry([row], token, outbox.ERROR_RESOLVE, f"{type(err).__name__}: {err}")
             return []
@@ -336,14 +347,14 @@ class Drainer:
                         seen.add(key)
                         order[kind].append(item)
             pending_items[row.pk] = keys
-        max_items = client.max_items
         calls_per_row: dict[int, int] = defaultdict(int)
         ids: list[str] = []
         calls = 0
         sent: dict[str, list[Any]] = defaultdict(list)
         for kind in KINDS:
             items = order.get(kind, [])
-            batches = [[]] if kind == "everything" and items else _chunks(items, max_items)
+            size = client.limit_for(kind) if kind != "everything" else 1
+            batches = [[]] if kind == "everything" and items else _chunks(items, size)
             for chunk in batches:
                 cost = len(chunk) if kind == "files" else 1
                 try:
@@ -351,8 +362,13 @@ class Drainer:
                 except CfPurgeError as err:  # RateLimitWait: put back, not an attempt
                     remaining = [r for r in rows if pending_items[r.pk]]
                     wait = float(getattr(err, "seconds", MAX_RATE_LIMIT_WAIT))
-                    self._wait(remaining, token, outbox.ERROR_RATE_LIMITED,
-                               "Waiting for the shared rate limit.", delay=wait)
+                    self._wait(
+                        remaining,
+                        token,
+                        outbox.ERROR_RATE_LIMITED,
+                        "Waiting for the shared rate limit.",
+                        delay=wait,
+                    )
                     self._finish_done(zone, rows, pending_items, token, calls_per_row, ids, sent)
                     return
                 try:
@@ -367,14 +383,18 @@ class Drainer:
                     if err.transient:
                         self._retry(remaining, token, _error_kind(err), message, err.retry_after)
                     else:
-                        self._fail(remaining, token, _error_kind(err), message, zone=zone, error=err)
+                        self._fail(
+                            remaining, token, _error_kind(err), message, zone=zone, error=err
+                        )
                     return
                 calls += 1
                 self.report.api_calls += 1
                 self.report.items[kind] += len(chunk) if kind != "everything" else 1
                 ids.append(result_id)
                 sent[kind].extend(chunk)
-                done_keys = {(kind, _item_key(i)) for i in chunk} if chunk else {("everything", "True")}
+                done_keys = (
+                    {(kind, _item_key(i)) for i in chunk} if chunk else {("everything", "True")}
+                )
                 for row in rows:
                     if pending_items[row.pk] & done_keys:
                         calls_per_row[row.pk] += 1

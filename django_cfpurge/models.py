@@ -61,7 +61,9 @@ class CloudflareZone(models.Model):
         _("plan"),
         max_length=32,
         blank=True,
-        help_text=_("Cloudflare plan (free, pro, business, enterprise); learnt by Test connection."),
+        help_text=_(
+            "Cloudflare plan (free, pro, business, enterprise); learnt by Test connection."
+        ),
     )
     enabled = models.BooleanField(_("enabled"), default=True)
     from_settings = models.BooleanField(_("set by the environment"), default=False, editable=False)

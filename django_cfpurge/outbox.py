@@ -313,9 +313,7 @@ def mark_retry(
     return retried, failed
 
 
-def mark_failed(
-    rows: list[PurgeRequest], token: str, *, error_kind: str, message: str
-) -> int:
+def mark_failed(rows: list[PurgeRequest], token: str, *, error_kind: str, message: str) -> int:
     """Record a permanent failure (kept: retried when the zone is fixed, or by hand)."""
     now = timezone.now()
     for row in rows:

@@ -16,14 +16,17 @@ are created with ``cache.add`` and grown with ``cache.incr``, which are atomic
 on Redis, memcached and the local-memory cache, so two workers can never both
 spend the last unit: whoever increments second sees the first one's cost and
 gives its own back with ``cache.decr``. No lock and no read-modify-write is
-needed, and a reservation costs two cache round trips.
+needed, and a reservation costs two or three cache round trips.
 
-Why slots rather than a token bucket or a plain counter: a token bucket needs
-a compare-and-set that Django's cache API does not offer, and a single
-fixed-window counter allows twice the limit across a window edge. Counting the
+Why slots rather than a token bucket or a single counter: a token bucket needs
+a compare-and-set that Django's cache API does not offer. A fixed-window
+counter allows twice the limit across a window edge, and weighting the
+previous window's counter by how much of it is still in view assumes its
+requests were evenly spread, which a burst at its end is not. Counting the
 current slot *and* ``slots`` whole slots before it covers every span of one
-window length, whatever the order of the requests, so the guarantee below
-holds exactly rather than on average.
+window length, whatever the order of the requests, so the guarantees below
+hold exactly rather than on average; the capacity is raised by one slot's
+worth to make up for the extra slot counted.
 
 Guarantees, for requests that pass through one cache:
 
@@ -32,12 +35,18 @@ Guarantees, for requests that pass through one cache:
 - operations (tags, hosts, prefixes, everything): never more than the plan's
   bucket would allow, and at most ``safety`` times its refill rate in the long
   run. The window is the time the bucket takes to refill from empty, so a
-  burst of nearly the bucket's size goes out at once.
+  burst of nearly the bucket's size goes out at once (and the next one when
+  that burst has left the window: five and a half minutes on the Free plan).
+
+The one exception is a single request costing more than a whole window: it is
+charged as a full window and goes out when the window is empty, since it could
+never go out otherwise.
 
 The ``safety`` factor leaves room for what the limiter cannot see: purges made
 from the dashboard or by other tools on the same account, clocks that differ
-slightly between machines, and Cloudflare measuring over spans that are not
-aligned with ours. When Cloudflare answers 429 all the same,
+slightly between machines (a worker whose clock is a slot behind may miss a
+reservation made in the slot ahead), and Cloudflare measuring over spans that
+are not aligned with ours. When Cloudflare answers 429 all the same,
 :meth:`RateLimiter.penalize` pauses the whole account for every worker.
 
 Use a cache whose ``add``/``incr`` are atomic and shared by all workers: Redis
@@ -103,8 +112,8 @@ _KEY_GRACE_SECONDS = 10
 _MAX_PENALTY_SECONDS = 3600.0
 # Jitter added by acquire(): a fraction of the wait, capped, so that workers
 # woken by the same slot boundary do not all retry at the same instant.
-_JITTER_FRACTION = 0.1
-_JITTER_MAX_SECONDS = 0.25
+_JITTER_FRACTION = 0.05
+_JITTER_MAX_SECONDS = 0.1
 
 _SAFE_BUCKET = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _jitter_random = random.SystemRandom()

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.core.files import File
 from django.db import models
+from django.db.models.fields.files import FieldFile
 from django.db.models.signals import post_delete, post_init, post_save, pre_save
 
 from .registry import Registration, registry
@@ -123,9 +124,13 @@ def _on_pre_save(
     uploading = []
     for name in registration.fields:
         value = instance.__dict__.get(registration.attnames.get(name, name))
-        # A file assigned but not yet written to storage: it will be saved now,
-        # possibly over the old name (storages that overwrite).
-        if isinstance(value, File) and not getattr(value, "_committed", True):
+        # A file assigned but not yet written to storage (forms, the admin,
+        # ``instance.image = File(...)``): it is written now, possibly over the old
+        # name on storages that overwrite.
+        if isinstance(value, FieldFile):
+            if not value._committed:
+                uploading.append(name)
+        elif isinstance(value, File):
             uploading.append(name)
     instance.__dict__[PRESAVE_ATTR] = (old, uploading)
 
@@ -168,7 +173,12 @@ def describe_save(
     if not event:
         return None
     values = {name: new.get(name) for name in registration.watch}
-    change = {"files": files, "fields": fields, "values": values, "current": _names(new, registration)}
+    change = {
+        "files": files,
+        "fields": fields,
+        "values": values,
+        "current": _names(new, registration),
+    }
     return event, change
 
 
@@ -194,11 +204,19 @@ def _on_post_save(
         instance.__dict__[SNAPSHOT_ATTR] = new
         return
     old, uploading = presave
-    if update_fields is not None and not (set(update_fields) & registration.tracked):
-        instance.__dict__[SNAPSHOT_ATTR] = {**old, **new}
-        return
-    described = describe_save(registration, old, new, created=created, uploading=uploading)
-    instance.__dict__[SNAPSHOT_ATTR] = {**old, **new}
+    if update_fields is not None:
+        # Only what was written counts: other in-memory changes are not in the database.
+        saved = {
+            name
+            for name in (*registration.fields, *registration.watch)
+            if name in update_fields or registration.attnames.get(name, name) in update_fields
+        }
+        new = {name: value for name, value in new.items() if name in saved}
+        if not saved:
+            return
+    current = {**old, **new}
+    described = describe_save(registration, old, current, created=created, uploading=uploading)
+    instance.__dict__[SNAPSHOT_ATTR] = current
     if described is None:
         return
     event, change = described

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 #: What ``urls=``, ``tags=`` and ``prefixes=`` accept: a list of strings, or a
 #: callable that receives the :class:`~django_cfpurge.resolvers.Change` and
 #: returns an iterable of strings (or a dotted path to such a callable, in settings).
-TargetSpec = Union[Iterable[str], Callable[["Change"], Iterable[str]], None]
+TargetSpec = Union[Iterable[str], Callable[["Change"], Iterable[str]], None]  # noqa: UP007  (runtime alias)
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,9 @@ def _as_spec(value: Any, where: str) -> TargetSpec:
             try:
                 return import_string(value)
             except ImportError as err:
-                raise CfPurgeConfigurationError(f"{where}: cannot import {value!r} ({err}).") from err
+                raise CfPurgeConfigurationError(
+                    f"{where}: cannot import {value!r} ({err})."
+                ) from err
         return (value,)
     try:
         return tuple(str(v) for v in value)
@@ -127,7 +129,9 @@ class Registry:
         file_fields = [f.name for f in opts.concrete_fields if isinstance(f, models.FileField)]
         chosen = tuple(fields) if fields is not None else tuple(file_fields)
         if isinstance(fields, str):
-            raise CfPurgeConfigurationError(f"{label}: fields= takes a list of names, not a string.")
+            raise CfPurgeConfigurationError(
+                f"{label}: fields= takes a list of names, not a string."
+            )
         if not chosen:
             raise CfPurgeConfigurationError(
                 f"{label} has no FileField or ImageField to purge; pass fields=[...]."

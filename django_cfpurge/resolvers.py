@@ -144,7 +144,9 @@ def base_urls() -> list[str]:
                 f"{SETTING_NAME}['BASE_URLS'] entries must look like “https://www.example.com”, "
                 f"not {origin!r}."
             )
-        cleaned.append(urlunsplit((parts.scheme, parts.netloc.lower(), parts.path.rstrip("/"), "", "")))
+        cleaned.append(
+            urlunsplit((parts.scheme, parts.netloc.lower(), parts.path.rstrip("/"), "", ""))
+        )
     return cleaned
 
 
@@ -281,7 +283,10 @@ def is_unpurgeable(kind: str, item: Any) -> str:
     if kind == "files":
         url = item["url"] if isinstance(item, dict) else item
         if urlsplit(url).path.startswith("/cdn-cgi/"):
-            return "Cloudflare cannot purge /cdn-cgi/ URLs; purging the original URL purges its variants."
+            return (
+                "Cloudflare cannot purge /cdn-cgi/ URLs; purging the original URL purges "
+                "its variants."
+            )
     if kind == "prefixes" and ("?" in str(item) or "#" in str(item)):
         return "A prefix cannot contain “?” or “#”."
     return ""

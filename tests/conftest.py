@@ -1,3 +1,21 @@
 """Shared fixtures. Plugins: the Cloudflare wire contract, and real-process servers."""
 
 pytest_plugins = ["tests.cfapi", "tests.procs"]
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Each test stores files in its own directory, so names never collide."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture(autouse=True)
+def _clear_caches():
+    """The rate limiter and the dispatch marker live in the cache: start each test clean."""
+    from django.core.cache import caches
+
+    for cache in caches.all():
+        cache.clear()
+    yield

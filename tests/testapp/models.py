@@ -26,3 +26,6 @@ class Document(models.Model):
 
     file = models.FileField(upload_to="docs/")
     title = models.CharField(max_length=100, blank=True)
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,0 +1,115 @@
+"""What the outbox looks like now: counts and ages for the admin, the CLI and checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Min, Q
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from .models import PurgeRequest
+
+Status = PurgeRequest.Status
+
+#: A waiting purge older than this makes the zone list show a warning banner.
+STALE_AFTER = timedelta(minutes=10)
+
+
+@dataclass
+class OutboxStatus:
+    """Counts of waiting/failed rows, the oldest waiting row's age, and why rows wait."""
+
+    pending: int = 0
+    held: int = 0
+    failed: int = 0
+    done_24h: int = 0
+    oldest_pending_at: datetime | None = None
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def oldest_pending_age(self) -> timedelta | None:
+        """How long the oldest waiting purge has waited."""
+        if self.oldest_pending_at is None:
+            return None
+        return timezone.now() - self.oldest_pending_at
+
+    @property
+    def unhealthy(self) -> bool:
+        """Failures exist, or a purge has waited longer than :data:`STALE_AFTER`."""
+        age = self.oldest_pending_age
+        return bool(self.failed) or (age is not None and age > STALE_AFTER)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (``cfpurge status --json``)."""
+        age = self.oldest_pending_age
+        return {
+            "pending": self.pending,
+            "held": self.held,
+            "failed": self.failed,
+            "done_24h": self.done_24h,
+            "oldest_pending_seconds": round(age.total_seconds(), 1) if age else None,
+            "reasons": self.reasons,
+        }
+
+
+def outbox_status(zone: Any = None) -> OutboxStatus:
+    """Current :class:`OutboxStatus`, for every zone or one."""
+    qs = PurgeRequest.objects.all()
+    if zone is not None:
+        qs = qs.filter(zone=zone)
+    since = timezone.now() - timedelta(hours=24)
+    agg = qs.aggregate(
+        pending=Count("id", filter=Q(status=Status.PENDING)),
+        held=Count("id", filter=Q(status=Status.HELD)),
+        failed=Count("id", filter=Q(status=Status.FAILED)),
+        done_24h=Count("id", filter=Q(status=Status.DONE, done_at__gte=since)),
+        oldest=Min("created_at", filter=Q(status=Status.PENDING)),
+    )
+    reasons = dict(
+        qs.filter(status__in=[Status.PENDING, Status.FAILED])
+        .exclude(error_kind="")
+        .values_list("error_kind")
+        .annotate(n=Count("id"))
+        .values_list("error_kind", "n")
+    )
+    return OutboxStatus(
+        pending=agg["pending"],
+        held=agg["held"],
+        failed=agg["failed"],
+        done_24h=agg["done_24h"],
+        oldest_pending_at=agg["oldest"],
+        reasons=reasons,
+    )
+
+
+def hourly_activity(hours: int = 48) -> list[dict[str, Any]]:
+    """Per hour over the last ``hours``: purged, failed and waiting rows (oldest first)."""
+    now = timezone.localtime()  # hours as the site's clock shows them
+    start = (now - timedelta(hours=hours - 1)).replace(minute=0, second=0, microsecond=0)
+    rows = (
+        PurgeRequest.objects.filter(created_at__gte=start)
+        .annotate(hour=TruncHour("created_at"))
+        .values("hour")
+        .annotate(
+            done=Count("id", filter=Q(status=Status.DONE)),
+            failed=Count("id", filter=Q(status=Status.FAILED)),
+            waiting=Count("id", filter=Q(status__in=[Status.PENDING, Status.HELD])),
+        )
+    )
+    by_hour = {row["hour"]: row for row in rows}
+    series = []
+    for i in range(hours):
+        hour = start + timedelta(hours=i)
+        row = by_hour.get(hour, {})
+        series.append(
+            {
+                "hour": hour,
+                "done": row.get("done", 0),
+                "failed": row.get("failed", 0),
+                "waiting": row.get("waiting", 0),
+            }
+        )
+    return series

@@ -1,0 +1,213 @@
+"""Change capture: which saves and deletes write which outbox rows."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage
+from django.db import transaction
+
+from django_cfpurge.exceptions import AlreadyRegistered, CfPurgeConfigurationError
+from django_cfpurge.models import PurgeRequest
+from django_cfpurge.registry import registry
+from tests.testapp.models import Document, Folder, Photo
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def photos():
+    with registry.override():
+        registry.register(
+            Photo,
+            fields=["image"],
+            watch=["is_public", "folder"],
+            urls=lambda change: ["/gallery/"],
+        )
+        yield
+
+
+def rows():
+    return list(PurgeRequest.objects.order_by("id"))
+
+
+def new_photo(name="a.jpg", **kwargs):
+    photo = Photo(**kwargs)
+    photo.image.save(name, ContentFile(b"v1"), save=False)
+    photo.save()
+    return photo
+
+
+def test_create_records_the_new_file(photos):
+    photo = new_photo("cat.jpg")
+    (row,) = rows()
+    assert row.event == "created"
+    assert row.model_label == "testapp.Photo"
+    assert row.object_pk == str(photo.pk)
+    assert row.change["files"] == {"image": [None, photo.image.name]}
+    assert row.status == "pending"
+
+
+def test_replace_with_new_name_records_old_and_new(photos):
+    photo = new_photo("cat.jpg")
+    old = photo.image.name
+    photo = Photo.objects.get(pk=photo.pk)
+    photo.image.save("dog.jpg", ContentFile(b"v2"), save=True)
+    row = rows()[-1]
+    assert row.event == "replaced"
+    assert row.change["files"] == {"image": [old, photo.image.name]}
+    assert old != photo.image.name
+
+
+class OverwritingStorage(FileSystemStorage):
+    """A storage that writes over an existing name (like S3 with file_overwrite)."""
+
+    def get_available_name(self, name, max_length=None):
+        if self.exists(name):
+            self.delete(name)
+        return name
+
+
+def test_same_name_overwrite_is_recorded(photos, monkeypatch):
+    storage = OverwritingStorage()
+    monkeypatch.setattr(Photo._meta.get_field("image"), "storage", storage)
+    photo = new_photo("same.jpg")
+    name = photo.image.name
+    photo = Photo.objects.get(pk=photo.pk)
+    # What a form or the admin does: assign the upload, then save the model.
+    photo.image = ContentFile(b"v2", name="same.jpg")
+    photo.save()
+    assert photo.image.name == name
+    row = rows()[-1]
+    assert row.event == "overwritten"
+    assert row.change["files"] == {"image": [name, name]}
+
+
+def test_rename_records_old_and_new_path(photos):
+    photo = new_photo("cat.jpg")
+    old = photo.image.name
+    photo = Photo.objects.get(pk=photo.pk)
+    photo.image.name = "photos/moved/cat.jpg"
+    photo.save()
+    row = rows()[-1]
+    assert row.event == "replaced"
+    assert row.change["files"] == {"image": [old, "photos/moved/cat.jpg"]}
+
+
+def test_delete_records_the_stored_name(photos):
+    photo = new_photo("cat.jpg")
+    name = photo.image.name
+    Photo.objects.get(pk=photo.pk).delete()
+    row = rows()[-1]
+    assert row.event == "deleted"
+    assert row.change["files"] == {"image": [name, None]}
+    assert row.change["values"]["is_public"] is True
+
+
+def test_watched_field_change(photos):
+    photo = new_photo("cat.jpg")
+    photo = Photo.objects.get(pk=photo.pk)
+    photo.is_public = False
+    photo.save()
+    row = rows()[-1]
+    assert row.event == "changed"
+    assert row.change["fields"] == {"is_public": [True, False]}
+    assert row.change["current"] == {"image": photo.image.name}
+
+
+def test_foreign_key_move_is_a_watched_change(photos):
+    a, b = Folder.objects.create(slug="a"), Folder.objects.create(slug="b")
+    photo = new_photo("cat.jpg", folder=a)
+    photo = Photo.objects.get(pk=photo.pk)
+    photo.folder = b
+    photo.save()
+    assert rows()[-1].change["fields"] == {"folder": [a.pk, b.pk]}
+
+
+def test_saves_that_change_nothing_registered_write_nothing(photos):
+    photo = new_photo("cat.jpg")
+    count = PurgeRequest.objects.count()
+    photo = Photo.objects.get(pk=photo.pk)
+    photo.title = "renamed title"
+    photo.views += 1
+    photo.save()
+    photo.save()
+    assert PurgeRequest.objects.count() == count
+
+
+def test_update_fields_without_registered_fields_write_nothing(photos):
+    photo = new_photo("cat.jpg")
+    count = PurgeRequest.objects.count()
+    photo.is_public = False  # changed in memory, but not saved by update_fields
+    photo.views = 7
+    photo.save(update_fields=["views"])
+    assert PurgeRequest.objects.count() == count
+    photo.save(update_fields=["is_public"])
+    assert PurgeRequest.objects.count() == count + 1
+
+
+def test_raw_saves_write_nothing(photos):
+    from django.db.models.signals import post_save, pre_save
+
+    photo = Photo(image="photos/x.jpg")
+    pre_save.send(sender=Photo, instance=photo, raw=True)
+    photo.save_base(raw=True)
+    post_save.send(sender=Photo, instance=photo, created=True, raw=True)
+    assert PurgeRequest.objects.count() == 0
+
+
+def test_deferred_file_field_reads_old_name_from_database(photos):
+    photo = new_photo("cat.jpg")
+    old = photo.image.name
+    deferred = Photo.objects.defer("image").get(pk=photo.pk)
+    deferred.image = "photos/other.jpg"
+    deferred.save()
+    assert rows()[-1].change["files"] == {"image": [old, "photos/other.jpg"]}
+
+
+def test_unregistered_models_write_nothing(photos):
+    doc = Document(title="x")
+    doc.file.save("d.pdf", ContentFile(b"x"))
+    doc.delete()
+    assert PurgeRequest.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rolled_back_change_leaves_no_row(photos):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        new_photo("cat.jpg")
+        assert PurgeRequest.objects.count() == 1
+        raise RuntimeError("rollback")
+    assert PurgeRequest.objects.count() == 0
+
+
+def test_one_dispatch_per_transaction(photos, django_capture_on_commit_callbacks, monkeypatch):
+    sent = []
+    monkeypatch.setattr("django_cfpurge.dispatch.dispatch_drain", lambda: sent.append(1))
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        for i in range(5):
+            new_photo(f"p{i}.jpg")
+    assert PurgeRequest.objects.count() == 5
+    assert len(callbacks) == 1
+
+
+def test_snapshot_holds_names_not_file_objects(photos):
+    photo = new_photo("cat.jpg")
+    loaded = Photo.objects.get(pk=photo.pk)
+    snap = loaded.__dict__["_cfpurge_snapshot"]
+    assert snap == {"image": photo.image.name, "is_public": True, "folder": None}
+    assert all(isinstance(v, str | bool | type(None)) for v in snap.values())
+
+
+def test_registration_errors_are_clear():
+    with registry.override():
+        with pytest.raises(CfPurgeConfigurationError, match="no field 'nope'"):
+            registry.register(Photo, fields=["nope"])
+        with pytest.raises(CfPurgeConfigurationError, match="not a FileField"):
+            registry.register(Photo, fields=["title"])
+        with pytest.raises(CfPurgeConfigurationError, match="no such model"):
+            registry.register("testapp.Nope")
+        registry.register(Photo)
+        with pytest.raises(AlreadyRegistered):
+            registry.register(Photo)
+    assert Photo not in registry
