@@ -1,8 +1,8 @@
 """Shared fixtures. Plugins: the Cloudflare wire contract, and real-process servers."""
 
-pytest_plugins = ["tests.cfapi", "tests.procs"]
-
 import pytest
+
+pytest_plugins = ["tests.cfapi", "tests.procs"]
 
 
 @pytest.fixture(autouse=True)

@@ -343,13 +343,12 @@ def test_succeeded_signal_arguments(cf):
 
 
 def test_suspend_purging_holds_then_releases(photos, cf, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        with api.suspend_purging():
-            upload("a.jpg")
-            upload("b.jpg")
-            assert set(PurgeRequest.objects.values_list("status", flat=True)) == {"held"}
-            drain()
-            assert cf.calls == []
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, api.suspend_purging():
+        upload("a.jpg")
+        upload("b.jpg")
+        assert set(PurgeRequest.objects.values_list("status", flat=True)) == {"held"}
+        drain()
+        assert cf.calls == []
     assert len(callbacks) == 1  # one dispatch for the whole block
     drain()
     assert len(cf.urls) == 3  # two files and the gallery, once
