@@ -241,7 +241,8 @@ class CloudflareClient:
         :param kind: one of :data:`PURGE_KINDS`.
         :param items: the URLs (``str`` or ``{"url": ..., "headers": {...}}``), tags,
             hosts or prefixes; at most :meth:`limit_for` ``(kind)``; ``[]`` for
-            ``"everything"``.
+            ``"everything"``. A list mixing URL strings and ``{url, headers}`` dicts
+            is sent as dicts (Cloudflare takes one form per body).
             Hosts and prefixes given with a scheme have it removed.
         :raises ValueError: a wrong kind, an empty or too long list, a malformed item.
         :raises CloudflareAPIError: Cloudflare did not purge (see the subclasses).
@@ -269,8 +270,7 @@ class CloudflareClient:
 
         ``before_call(kind, n_items)`` runs before each API call (a rate limiter
         may sleep or raise there); ``everything`` counts as one item. An empty list
-        makes no call. Files given as plain URLs and files with headers go in
-        separate calls (plain URLs first).
+        makes no call.
 
         :raises ValueError: no kind or more than one kind given, or a malformed item.
         :raises CloudflareAPIError: a call failed; the calls before it went through.
@@ -300,18 +300,11 @@ class CloudflareClient:
                 before_call(kind, 1)
             return PurgeResult(kind, 1, 1, (self.purge_request(kind, []),))
         items = _dedupe(_normalise(kind, list(values)))
-        # One call carries either plain URLs or {url, headers} objects, never both:
-        # each is a different body form in Cloudflare's schema.
-        groups = [
-            [item for item in items if isinstance(item, str)],
-            [item for item in items if not isinstance(item, str)],
-        ]
         ids = []
-        for group in groups:
-            for chunk in _chunks(group, self.limit_for(kind)):
-                if before_call is not None:
-                    before_call(kind, len(chunk))
-                ids.append(self.purge_request(kind, chunk))
+        for chunk in _chunks(items, self.limit_for(kind)):
+            if before_call is not None:
+                before_call(kind, len(chunk))
+            ids.append(self.purge_request(kind, chunk))
         logger.info(
             "Purged %d %s in %d call(s) on zone %s",
             len(items),
@@ -340,10 +333,9 @@ class CloudflareClient:
                 "use purge(), which splits them."
             )
         if kind == "files" and len({isinstance(item, str) for item in items}) > 1:
-            raise ValueError(
-                "One call purges either plain URLs or {url, headers} objects, not both; "
-                "use purge(), which separates them."
-            )
+            # Cloudflare's body is a list of URL strings or a list of {url, headers}
+            # objects, never a mix: write the plain URLs as objects without headers.
+            items = [{"url": item} if isinstance(item, str) else item for item in items]
         return {kind: items}
 
     # -- verify and zone ---------------------------------------------------

@@ -372,7 +372,12 @@ class Drainer:
                     self._finish_done(zone, rows, pending_items, token, calls_per_row, ids, sent)
                     return
                 try:
-                    result_id = client.purge_request(kind, chunk)
+                    try:
+                        result_id = client.purge_request(kind, chunk)
+                    except ValueError as bad_item:  # an item Cloudflare would refuse
+                        raise CloudflareRequestRejected(
+                            f"These {kind} cannot be purged: {bad_item}"
+                        ) from bad_item
                 except CloudflareAPIError as err:
                     calls += 1
                     if isinstance(err, CloudflareRateLimited):

@@ -694,6 +694,8 @@ def celery_worker_factory(
     returns a :class:`CeleryWorker` once its log says it is ready. *env* holds the
     ``CFPURGE_IT_*`` variables read by ``tests.integration.settings`` (at least
     ``CFPURGE_IT_BROKER_URL``); the pool is ``solo`` for one process, ``prefork`` otherwise.
+    Give every process of a test the same ``CFPURGE_IT_TMPDIR`` (e.g. ``tmp_path``) or the
+    same database and media variables: the defaults live in the system's temporary directory.
     """
 
     def start(

@@ -317,7 +317,7 @@ def test_purge_files_with_headers(cf_api: CloudflareAPIMock, client) -> None:
     assert body == {"files": files}
 
 
-def test_plain_urls_and_urls_with_headers_go_in_separate_calls(
+def test_plain_urls_and_urls_with_headers_are_sent_as_objects(
     cf_api: CloudflareAPIMock, client
 ) -> None:
     cf_api.add_purge_ok()
@@ -330,28 +330,27 @@ def test_plain_urls_and_urls_with_headers_go_in_separate_calls(
             {"url": "https://www.example.com/c.jpg", "headers": {}},
         ]
     )
-    assert result.calls == 2
+    assert result.calls == 1
     assert cf_api.purge_bodies() == [
         {
             "files": [
-                "https://www.example.com/a.jpg",
-                "https://www.example.com/b.jpg",
-                "https://www.example.com/c.jpg",
+                {"url": "https://www.example.com/a.jpg"},
+                variant,
+                {"url": "https://www.example.com/b.jpg"},
+                {"url": "https://www.example.com/c.jpg"},
             ]
         },
-        {"files": [variant]},
     ]
 
 
-def test_purge_request_refuses_mixed_file_forms(client) -> None:
-    with pytest.raises(ValueError, match="not both"):
-        client.purge_request(
-            "files",
-            [
-                "https://www.example.com/a",
-                {"url": "https://www.example.com/b", "headers": {"A": "b"}},
-            ],
-        )
+def test_only_plain_urls_stay_strings(cf_api: CloudflareAPIMock, client) -> None:
+    cf_api.add_purge_ok()
+    client.purge_request(
+        "files", ["https://www.example.com/a", {"url": "https://www.example.com/b"}]
+    )
+    assert cf_api.purge_bodies() == [
+        {"files": ["https://www.example.com/a", "https://www.example.com/b"]}
+    ]
 
 
 def test_purge_tags(cf_api: CloudflareAPIMock, client) -> None:

@@ -653,8 +653,13 @@ def _validate_options(options: Mapping[str, Any]) -> dict[str, Any]:
             raise ValueError("speed must be greater than 0.")
         if name == "unknown_zone_status" and value not in (403, 404):
             raise ValueError("unknown_zone_status must be 403 or 404.")
-        if name.endswith("_code") and not (isinstance(value, int) and value >= 1000):
-            raise ValueError(f"{name} must be an integer >= 1000.")
+        # 971 is below the schema's minimum of 1000, but it is what Cloudflare's
+        # global rate limit answers.
+        allowed_low = (971,) if name == "rate_limit_code" else ()
+        if name.endswith("_code") and not (
+            isinstance(value, int) and (value >= 1000 or value in allowed_low)
+        ):
+            raise ValueError(f"{name} must be an integer >= 1000 (or 971 for rate_limit_code).")
         if name == "global_limit" and value is not None and int(value) < 1:
             raise ValueError("global_limit must be a positive integer, or None to disable it.")
         if name == "global_window" and not float(value) > 0:
@@ -1305,6 +1310,9 @@ class _Engine:
         return _envelope_error(400, [_err(self.invalid_body_code, message)])
 
     def _validate_items(self, key: str, items: list[Any]) -> str | None:
+        if key == "files" and len({isinstance(item, Mapping) for item in items}) > 1:
+            # Each of the schema's two "files" forms is a list of one item type.
+            return '"files" must be all URL strings or all {"url", "headers"} objects'
         for item in items:
             if key == "files":
                 if isinstance(item, Mapping):

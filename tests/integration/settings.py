@@ -100,6 +100,9 @@ CELERY_BROKER_URL = env.str("CFPURGE_IT_BROKER_URL", default="memory://")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_RESULT_BACKEND = None
+# Celery 6's default, chosen now: on a lost broker connection, late-acknowledged tasks that
+# are still running are cancelled and redelivered rather than left unacknowledgeable.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 
 CFPURGE: dict[str, Any] = {
     "API_URL": env.str("CFPURGE_IT_API_URL", default="http://127.0.0.1:9/client/v4"),
