@@ -792,7 +792,9 @@ class Origin:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def close(self) -> None:
@@ -914,6 +916,19 @@ def test_edge_origin_down() -> None:
 
 def test_cli_subprocess(tmp_path: Path) -> None:
     ready_file = tmp_path / "ready.json"
+    config_file = tmp_path / "fake.json"
+    config_file.write_text(
+        json.dumps(
+            {
+                "zones": [
+                    {"id": ZONE, "name": "example.com"},
+                    {"name": "cfg.example.org", "plan": "pro"},
+                ],
+                "faults": {"latency": 0},
+                "global_limit": 1000,
+            }
+        )
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     process = subprocess.Popen(
         [
@@ -928,6 +943,8 @@ def test_cli_subprocess(tmp_path: Path) -> None:
             "enterprise",
             "--seed",
             "5",
+            "--config",
+            str(config_file),
         ],
         cwd=REPO_ROOT,
         env=env,
@@ -953,6 +970,12 @@ def test_cli_subprocess(tmp_path: Path) -> None:
 
         zone = api_get(remote, f"/zones/{ZONE}").json()["result"]
         assert zone["plan"]["legacy_id"] == "enterprise"
+        config = remote.config()
+        assert config["global_limit"] == 1000
+        assert {z["name"]: z["plan"] for z in config["zones"]} == {
+            "example.com": "enterprise",
+            "cfg.example.org": "pro",
+        }
         url = "https://www.example.com/media/a.jpg"
         assert purge(remote, {"files": [url]}).status_code == 200
         assert remote.purged_urls() == [url]

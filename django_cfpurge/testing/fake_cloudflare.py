@@ -1839,6 +1839,8 @@ class _ApiHandler(_BaseHandler):
             reply = fake._control(self.command, self.path, self.headers, body)
         elif path.startswith(API_PREFIX + "/"):
             reply = fake._engine.handle_api(self.command, self.path, self.headers, body)
+        elif path == "/":
+            reply = _Reply(302, b"", "text/plain", [("Location", CONTROL_PREFIX + "/")])
         else:
             reply = _envelope_error(404, [_err(7000, "No route for that URI")])
         self._send(reply, head_only=head_only)
@@ -2024,7 +2026,7 @@ class FakeCloudflare:
         for server in servers:
             thread = threading.Thread(
                 target=server.serve_forever,
-                kwargs={"poll_interval": 0.1},
+                kwargs={"poll_interval": 0.05},
                 name=f"fake-cloudflare-{server.server_port}",
                 daemon=True,
             )
