@@ -23,6 +23,7 @@ copyright = "django-cfpurge contributors"
 release = _version_match.group(1)
 version = ".".join(release.split(".")[:2])
 
+# The build stays offline: no intersphinx.
 extensions = ["sphinx.ext.autodoc"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
@@ -41,3 +42,10 @@ try:
     django.setup()
 except Exception:  # pages without autodoc must still build
     logging.getLogger(__name__).warning("Django could not be set up for autodoc", exc_info=True)
+
+
+def setup(app):  # type: ignore[no-untyped-def]
+    """``.. setting:: NAME`` marks a key of ``CFPURGE``; ``:setting:`NAME``` links to it."""
+    app.add_crossref_type(
+        directivename="setting", rolename="setting", indextemplate="pair: %s; setting"
+    )

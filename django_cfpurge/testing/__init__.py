@@ -5,7 +5,7 @@
 * :class:`FakeCloudflareClient` — the recording client; can be told to fail;
 * :mod:`django_cfpurge.testing.fake_cloudflare` — a fake Cloudflare HTTP server
   (API and edge cache) for integration tests with real processes;
-* pytest fixtures ``cfpurge_capture`` and ``fake_cloudflare``: add
+* pytest fixtures ``cfpurge_capture`` and ``fake_cloudflare_server``: add
   ``pytest_plugins = ["django_cfpurge.testing"]`` to your ``conftest.py``.
 
 Importing this module needs no network and no Celery worker.
@@ -184,7 +184,7 @@ else:
             yield recorder
 
     @pytest.fixture
-    def fake_cloudflare() -> Iterator[Any]:
+    def fake_cloudflare_server() -> Iterator[Any]:
         """A running :class:`~django_cfpurge.testing.fake_cloudflare.FakeCloudflare`
         server; ``CFPURGE["API_URL"]`` should point at its ``api_url``."""
         from .fake_cloudflare import FakeCloudflare

@@ -4,13 +4,21 @@ The fake speaks the four API routes django-cfpurge uses, over real HTTP on the
 loopback interface, with Cloudflare's error codes, per-plan item limits and
 per-account purge rate limits, and it records what it was asked to do::
 
-    from django_cfpurge.testing.fake_cloudflare import DEFAULT_TOKEN, FakeCloudflare
+    from django_cfpurge.testing.fake_cloudflare import (
+        DEFAULT_TOKEN, DEFAULT_ZONE_ID, FakeCloudflare,
+    )
 
     with FakeCloudflare() as fake:
         settings.CFPURGE = {"API_URL": fake.api_url, "ZONE_ID": DEFAULT_ZONE_ID,
                             "API_TOKEN": DEFAULT_TOKEN}
         ...  # exercise the code under test
         assert "https://www.example.com/media/a.jpg" in fake.purged_urls()
+
+By default the fake knows one zone, ``example.com`` (:data:`DEFAULT_ZONE_ID`, free
+plan, account :data:`DEFAULT_ACCOUNT_ID`), and the credentials in the ``*_TOKEN`` and
+``GLOBAL_KEY*`` constants. Rate limits are Cloudflare's, per account and per plan: on
+the free plan, tag / host / prefix / everything purges allow a burst of 25 and then
+5 per minute, so tests that purge more should pass ``speed`` or ``rate_limits``.
 
 API routes (under ``/client/v4``):
 
@@ -23,12 +31,22 @@ Control routes (under ``/__fake__``, never under ``/client/v4``):
 * ``GET /__fake__/`` -- an HTML "edge log" of the purges, newest first;
 * ``GET /__fake__/health``, ``GET /__fake__/requests``, ``GET /__fake__/purges``,
   ``GET /__fake__/config``, ``GET /__fake__/edge``;
-* ``POST /__fake__/reset`` and ``POST /__fake__/config`` (JSON bodies only).
+* ``POST /__fake__/reset``, ``POST /__fake__/config`` and ``POST /__fake__/edge/clear``
+  (JSON bodies only, so that a web page cannot post to them cross-origin).
 
 With an origin configured, a second listener is a caching reverse proxy (the
-"edge"): ``GET`` answers are cached and answered with ``CF-Cache-Status``, and
-purges sent to the API evict the matching entries, so a whole stack can be seen
-serving stale content until it purges.
+"edge"), so a whole stack can be seen serving stale content until it purges:
+
+* ``GET``/``HEAD`` answers 200 are cached, keyed by scheme + host + path + query
+  (the request's Host header, or ``public_host``); ``CF-Cache-Status`` is ``HIT``
+  (with ``Age``), ``MISS``, ``EXPIRED`` (``max-age``/``s-maxage`` passed), ``BYPASS``
+  (``no-store``, ``private``, ``no-cache`` or ``Set-Cookie``) or ``DYNAMIC``;
+* ``Cache-Tag`` response headers are stored with the entry and not forwarded;
+* the request's Host header is forwarded to the origin unchanged, with
+  ``X-Forwarded-Proto``, ``X-Forwarded-For`` and ``CF-Connecting-IP``;
+* a purge of a zone evicts entries whose host the zone serves (see :meth:`Zone.serves`):
+  files by exact URL, prefixes by host + path ignoring the query, hosts, tags
+  (case-insensitively) and everything. ``/cdn-cgi/`` URLs are never purged.
 
 Where Cloudflare's behaviour is not documented the fake makes a choice and says
 so in the docstring of the option that controls it. The fake never records or

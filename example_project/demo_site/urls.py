@@ -1,0 +1,11 @@
+"""URLs of the demo: the gallery app and the admin."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("gallery.urls")),
+]

@@ -1,0 +1,76 @@
+"""Dispatch after commit: coalesced, and harmless when the broker is down."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.core.files.base import ContentFile
+from kombu.exceptions import OperationalError
+
+from django_cfpurge import api, tasks
+from django_cfpurge.dispatch import SCHEDULED_KEY, dispatch_drain
+from django_cfpurge.models import PurgeRequest
+from django_cfpurge.registry import registry
+from tests.testapp.models import Photo
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    calls = []
+    monkeypatch.setattr(tasks.drain_outbox, "apply_async", lambda **kw: calls.append(kw))
+    return calls
+
+
+def test_burst_of_transactions_makes_one_drain(sent, django_capture_on_commit_callbacks):
+    for i in range(5):
+        with django_capture_on_commit_callbacks(execute=True):
+            api.purge_urls([f"https://www.example.com/{i}.jpg"])
+    assert len(sent) == 1
+    assert sent[0]["countdown"] == 1.0
+    assert PurgeRequest.objects.count() == 5
+
+
+def test_drain_start_allows_the_next_dispatch(sent, monkeypatch):
+    assert dispatch_drain() is True
+    assert dispatch_drain() is False
+    monkeypatch.setattr(
+        "django_cfpurge.drain.drain", lambda **kw: type("R", (), {"as_dict": dict})()
+    )
+    tasks.drain_outbox.run()  # the task clears the marker when it starts
+    assert dispatch_drain() is True
+    assert len(sent) == 2
+
+
+def test_broker_down_never_breaks_a_save(monkeypatch, caplog, django_capture_on_commit_callbacks):
+    def refuse(**kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.drain_outbox, "apply_async", refuse)
+    caplog.set_level(logging.WARNING)
+    with registry.override():
+        registry.register(Photo)
+        with django_capture_on_commit_callbacks(execute=True):
+            photo = Photo()
+            photo.image.save("a.jpg", ContentFile(b"x"))
+    assert Photo.objects.count() == 1
+    assert PurgeRequest.objects.get().status == "pending"  # kept for the sweep
+    assert "could not send the drain task" in caplog.text
+    from django.core.cache import cache
+
+    assert cache.get(SCHEDULED_KEY) is None  # the next change tries again
+
+
+def test_disabled_sends_nothing(sent, settings):
+    settings.CFPURGE = {"ENABLED": False}
+    assert dispatch_drain() is False
+    assert sent == []
+
+
+def test_sweep_dispatches_when_rows_are_due(sent):
+    PurgeRequest.objects.create(source="api", event="manual", targets={"files": ["/a"]})
+    result = tasks.sweep.run()
+    assert result == {"pruned": 0, "due": 1, "dispatched": True}
+    assert len(sent) == 1
