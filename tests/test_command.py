@@ -56,7 +56,7 @@ def test_tags_prefixes_hosts_now(cf):
 def test_failure_exit_code_and_message(cf):
     cf.fail_next(CloudflareAuthError("Cloudflare rejected the API token.", status_code=403))
     with pytest.raises(
-        CommandError, match="failed: Zone “example.com”: Cloudflare rejected"
+        CommandError, match=r"failed: Zone “example\.com”: Cloudflare rejected"
     ) as exc:
         run("urls", f"{BASE}/a.jpg", "--now")
     assert exc.value.returncode == 1
