@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.core.cache import caches
@@ -18,6 +18,11 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+
+if TYPE_CHECKING:  # pragma: no cover
+    from django.utils.functional import _StrOrPromise as StrOrPromise
+else:
+    StrOrPromise = str
 
 from . import outbox
 from .conf import get_setting
@@ -111,7 +116,7 @@ class CloudflareZoneAdmin(admin.ModelAdmin):
 
     # -- read-only displays (no secret ever) ----------------------------------------
     @admin.display(description=_("set by the environment"))
-    def environment_note(self, obj: CloudflareZone) -> str:
+    def environment_note(self, obj: CloudflareZone) -> StrOrPromise:
         return format_html(
             "<strong>{}</strong>",
             _(
@@ -121,11 +126,11 @@ class CloudflareZoneAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description=_("source"))
-    def source(self, obj: CloudflareZone) -> str:
+    def source(self, obj: CloudflareZone) -> StrOrPromise:
         return _("set by the environment") if obj.from_settings else _("admin")
 
     @admin.display(description=_("last test"))
-    def test_status(self, obj: CloudflareZone) -> str:
+    def test_status(self, obj: CloudflareZone) -> StrOrPromise:
         if obj.last_test_at is None:
             return _("never tested")
         icon = "✔" if obj.last_test_ok else "✘"
@@ -134,7 +139,7 @@ class CloudflareZoneAdmin(admin.ModelAdmin):
         return format_html("{} {}", icon, text)
 
     @admin.display(description=_("token expires"))
-    def token_expiry(self, obj: CloudflareZone) -> str:
+    def token_expiry(self, obj: CloudflareZone) -> StrOrPromise:
         if obj.token_expires_on is None:
             return "—" if obj.last_test_at is None or obj.auth_kind != "token" else _("no expiry")
         now = timezone.now()
@@ -146,7 +151,7 @@ class CloudflareZoneAdmin(admin.ModelAdmin):
         return date
 
     @admin.display(description=_("result"))
-    def test_result(self, obj: CloudflareZone) -> str:
+    def test_result(self, obj: CloudflareZone) -> StrOrPromise:
         if not obj.last_test_steps:
             return _("Not tested yet. Save, then click “Test connection”.")
         when = timezone.localtime(obj.last_test_at) if obj.last_test_at else None
@@ -171,14 +176,14 @@ class CloudflareZoneAdmin(admin.ModelAdmin):
         if report.ok:
             self.message_user(
                 request,
-                _("%(zone)s: %(summary)s") % {"zone": zone.name, "summary": report.summary()},
+                _("Zone %(zone)s: %(summary)s") % {"zone": zone.name, "summary": report.summary()},
                 messages.SUCCESS,
             )
         else:
             for step in report.failures:
                 self.message_user(
                     request,
-                    _("%(zone)s — %(step)s: %(message)s")
+                    _("Zone %(zone)s — %(step)s: %(message)s")
                     % {"zone": zone.name, "step": step.label, "message": step.message},
                     messages.ERROR,
                 )
@@ -231,10 +236,11 @@ class ZoneFilter(admin.SimpleListFilter):
         return [(z.pk, z.name) for z in CloudflareZone.objects.all()] + [("none", _("no zone"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[PurgeRequest]) -> Any:
-        if self.value() == "none":
+        value = self.value()
+        if value == "none":
             return queryset.filter(zone__isnull=True)
-        if self.value():
-            return queryset.filter(zone_id=self.value())
+        if value and value.isdigit():
+            return queryset.filter(zone_id=int(value))
         return queryset
 
 
@@ -267,9 +273,27 @@ class PurgeRequestAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Viewing is allowed; every field is read-only, actions do the changes.
-        return super().has_change_permission(request, obj) or self.has_view_permission(request, obj)
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The log is pruned after RETENTION_DAYS; "Ignore" takes a row out of the queue.
+        return False
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # Every field is read-only: a page to read, with no Save buttons. Rows change
+        # through the "Retry now" and "Ignore" actions only.
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_delete": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[PurgeRequest], search_term: str
@@ -290,7 +314,7 @@ class PurgeRequestAdmin(admin.ModelAdmin):
         return f"{obj.get_source_display()} {who}".strip()
 
     @admin.display(description=_("targets"))
-    def targets_short(self, obj: PurgeRequest) -> str:
+    def targets_short(self, obj: PurgeRequest) -> StrOrPromise:
         flat = obj.all_targets()
         if not flat:
             return "—" if obj.resolved else _("(resolved when sent)")

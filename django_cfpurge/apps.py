@@ -18,5 +18,7 @@ class CfPurgeConfig(AppConfig):
         from .receivers import connect_receivers
         from .registry import registry
 
-        registry.load_from_settings()
+        # A bad CFPURGE['MODELS'] entry is reported by `manage.py check` (cfpurge.E007)
+        # and logged; the other registrations work.
+        registry.load_from_settings(collect_errors=True)
         connect_receivers()

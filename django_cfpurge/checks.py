@@ -9,17 +9,20 @@ cfpurge.E003     ``MAX_ITEMS_PER_REQUEST`` is not 30, 100 or 500
 cfpurge.E004     ``API_URL`` is not https (loopback test servers excepted)
 cfpurge.E005     a zone in settings is malformed (bad key, bad ID, bad secret)
 cfpurge.E006     ``BASE_URLS`` entry is not an origin
+cfpurge.E007     a ``MODELS`` entry names a missing model or field, or is malformed
 cfpurge.W001     no Cloudflare zone is configured: nothing will be purged
 cfpurge.W002     Celery has no broker configured: purges wait for ``cfpurge drain``
 cfpurge.W003     a zone uses the legacy Global API Key (least privilege)
 cfpurge.W004     a zone's API token has expired, or expires within 14 days
 cfpurge.W005     ``CFPURGE["ENABLED"]`` is False: changes are recorded, not sent
 cfpurge.W006     Celery is not importable
+cfpurge.W007     ``CLAIM_LEASE_SECONDS`` is shorter than a drain pass may take
 ===============  ==============================================================
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,10 +36,14 @@ from .conf import SETTING_NAME, get_setting, unknown_keys, user_settings
 from .exceptions import CfPurgeConfigurationError, InvalidCredentials
 
 EXPIRY_WARNING_DAYS = 14
+#: Shortest claim lease that outlasts a pass's longest wait for the rate limiter.
+MIN_LEASE_SECONDS = 120
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-def _error(msg: str, hint: str, id: str, level: type[checks.CheckMessage] = checks.Error) -> Any:
+def _error(
+    msg: str, hint: str, id: str, level: Callable[..., checks.CheckMessage] = checks.Error
+) -> checks.CheckMessage:
     return level(msg, hint=hint, obj=SETTING_NAME, id=id)
 
 
@@ -95,6 +102,29 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 f"Set {SETTING_NAME}['BASE_URLS'] = ['https://www.example.com'] (every public "
                 "origin, http and https if both are cached).",
                 "cfpurge.E002",
+            )
+        )
+    for message in registry.settings_errors:
+        errors.append(
+            _error(
+                message,
+                "Use “app_label.ModelName” and the names of its fields; see the registering "
+                "guide. Until fixed, changes to this model are not purged.",
+                "cfpurge.E007",
+            )
+        )
+    from .drain import MAX_RATE_LIMIT_WAIT
+
+    lease = get_setting("CLAIM_LEASE_SECONDS")
+    if isinstance(lease, int | float) and lease < MIN_LEASE_SECONDS:
+        errors.append(
+            _error(
+                f"{SETTING_NAME}['CLAIM_LEASE_SECONDS'] is {lease}: a drain pass can wait up to "
+                f"{MAX_RATE_LIMIT_WAIT:.0f} s for the rate limiter alone, so another worker "
+                "could take over rows still being sent and purge them twice.",
+                f"Use at least {MIN_LEASE_SECONDS} seconds (the default is 300).",
+                "cfpurge.W007",
+                checks.Warning,
             )
         )
     if not get_setting("ENABLED"):

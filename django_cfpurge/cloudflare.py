@@ -87,6 +87,7 @@ _ZONE_HINT = (
 )
 _SNIPPET_CHARS = 300
 _RATELIMIT_RESET = re.compile(r"(?:^|[;,\s])t\s*=\s*(\d+(?:\.\d+)?)")
+_RATELIMIT_REMAINING = re.compile(r"(?:^|[;,\s])r\s*=\s*(\d+(?:\.\d+)?)")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 Operation = Literal["purge", "verify", "zone"]
@@ -422,8 +423,8 @@ class CloudflareClient:
                 status_code=200,
                 response_body=self._redacted(payload),
             )
-        plan = zone.get("plan") if isinstance(zone.get("plan"), dict) else {}
-        account = zone.get("account") if isinstance(zone.get("account"), dict) else {}
+        plan: dict[str, Any] = zone["plan"] if isinstance(zone.get("plan"), dict) else {}
+        account: dict[str, Any] = zone["account"] if isinstance(zone.get("account"), dict) else {}
         permissions = zone.get("permissions")
         return ZoneInfo(
             id=str(zone.get("id") or self.credentials.zone_id),
@@ -503,7 +504,7 @@ class CloudflareClient:
         codes = {e.code for e in errors}
         said = self._cloudflare_said(status, errors)
         body = self._redacted(payload)
-        retry_after = _retry_after(response.headers)
+        retry_after = _retry_after(response.headers, status)
 
         def make(cls: type[CloudflareAPIError], message: str) -> CloudflareAPIError:
             return cls(
@@ -673,7 +674,7 @@ class CloudflareClient:
         self, response: requests.Response, what: str, operation: Operation, body: Any
     ) -> CloudflareAPIError:
         status = response.status_code
-        retry_after = _retry_after(response.headers)
+        retry_after = _retry_after(response.headers, status)
         if status == 429:
             wait = f"wait {_seconds(retry_after)}" if retry_after is not None else "slow down"
             return CloudflareRateLimited(
@@ -738,7 +739,9 @@ class CloudflareClient:
                 what = f"Could not connect to {where}: the connection failed"
         else:
             what = f"Could not send the request to {where} ({type(err).__name__})"
-        return CloudflareNetworkError(self._redact(f"{what}; {advice}"))
+        error = CloudflareNetworkError(self._redact(f"{what}; {advice}"))
+        error.reason = self._redact(what)
+        return error
 
     # -- redaction ---------------------------------------------------------
 
@@ -836,8 +839,14 @@ def _parse_datetime(value: Any) -> datetime | None:
     return parsed
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait, from ``Retry-After`` (seconds or HTTP-date), else ``Ratelimit`` t=."""
+def _retry_after(headers: Mapping[str, str], status: int = 429) -> float | None:
+    """Seconds to wait before the next request, or None when the answer does not say.
+
+    ``Retry-After`` (seconds or an HTTP-date) always counts. The ``Ratelimit`` header's
+    ``t`` (seconds until the quota window resets) counts only when the quota is spent: on a
+    429, or when its ``r`` (requests remaining) is 0. Every Cloudflare answer carries that
+    header, so reading ``t`` on a 503 with quota left would park a retry for minutes.
+    """
     raw = (headers.get("Retry-After") or "").strip()
     if raw:
         try:
@@ -852,9 +861,14 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
             if when.tzinfo is None:
                 when = when.replace(tzinfo=timezone.utc)
             return max(0.0, math.ceil((when - datetime.now(timezone.utc)).total_seconds()))
-    match = _RATELIMIT_RESET.search(headers.get("Ratelimit") or "")
-    if match:
-        return float(match.group(1))
+    ratelimit = headers.get("Ratelimit") or ""
+    reset = _RATELIMIT_RESET.search(ratelimit)
+    if reset is None:
+        return None
+    remaining = _RATELIMIT_REMAINING.search(ratelimit)
+    spent = remaining is not None and float(remaining.group(1)) <= 0
+    if status == 429 or spent:
+        return float(reset.group(1))
     return None
 
 
@@ -926,11 +940,11 @@ def _normalise_file(item: Any) -> str | dict[str, Any]:
         url = item.strip()
         headers: Mapping[str, Any] | None = None
     elif isinstance(item, Mapping):
-        url = item.get("url")
+        raw_url = item.get("url")
         headers = item.get("headers")
-        if not isinstance(url, str):
+        if not isinstance(raw_url, str):
             raise ValueError(f"A file to purge needs a “url” string: {item!r}.")
-        url = url.strip()
+        url = raw_url.strip()
         if headers is not None and not (
             isinstance(headers, Mapping)
             and all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())

@@ -45,8 +45,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_ITEMS_PER_REQUEST": 30,
     # Seconds a dispatch waits so that a burst of transactions makes one drain.
     "COALESCE_SECONDS": 1.0,
-    # Attempts before a transiently failing purge is marked failed.
-    "MAX_ATTEMPTS": 8,
+    # Attempts before a transiently failing purge is marked failed (16 with the default
+    # backoff ride out about seven hours of Cloudflare trouble). A failed row of a zone
+    # is retried by itself as soon as a later purge of that zone succeeds.
+    "MAX_ATTEMPTS": 16,
     # Exponential backoff between attempts: base, and the cap (seconds).
     "RETRY_BASE_SECONDS": 5.0,
     "RETRY_MAX_SECONDS": 3600.0,
@@ -63,6 +65,9 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_CACHE": "default",
     # Celery queue for the purge tasks (None: Celery's default queue).
     "TASK_QUEUE": None,
+    # Seconds a process stops publishing drain tasks after the broker could not be
+    # reached (the rows wait for the sweep), so an outage does not slow every save.
+    "BROKER_BACKOFF_SECONDS": 30.0,
 }
 
 _UNSET = object()

@@ -16,6 +16,7 @@ A step that cannot run because an earlier one failed is reported as skipped.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -29,7 +30,6 @@ from .exceptions import (
     CfPurgeError,
     CloudflareAPIError,
     CloudflareAuthError,
-    CloudflareInvalidResponse,
     CloudflareNetworkError,
     CloudflareRateLimited,
     CloudflareServerError,
@@ -100,23 +100,40 @@ class TestReport:
         return ", ".join(bits) + "."
 
 
+def _cited(err: CfPurgeError) -> str:
+    """What Cloudflare answered, as status and error codes only ("HTTP 403, code 10000"):
+    enough to look the error up, without repeating the client's own sentence."""
+    parts = []
+    status = getattr(err, "status_code", None)
+    if status:
+        parts.append(f"HTTP {status}")
+    codes = sorted(getattr(err, "codes", ()) or ())
+    if codes:
+        parts.append(("code " if len(codes) == 1 else "codes ") + ", ".join(map(str, codes)))
+    return ", ".join(parts) or type(err).__name__
+
+
 def _describe_api_error(err: CfPurgeError, *, doing: str) -> str:
     """A sentence for the errors every step can meet (network, 429, 5xx, bad answers)."""
     if isinstance(err, CloudflareRateLimited):
-        wait = f" Try again in {int(err.retry_after)} s." if err.retry_after else ""
-        return f"Cloudflare is rate-limiting this account's API requests ({doing}).{wait} ({err})"
-    if isinstance(err, CloudflareNetworkError):
+        wait = f" Try again in {math.ceil(err.retry_after)} s." if err.retry_after else ""
         return (
-            f"Could not reach the Cloudflare API at {get_setting('API_URL')} ({doing}): {err} "
-            "Check the server's network access, proxy and firewall."
+            f"Cloudflare is rate-limiting this account's API requests ({doing}; "
+            f"{_cited(err)}).{wait} Purges are not lost meanwhile: they wait and are retried."
         )
     if isinstance(err, CloudflareServerError):
-        return f"Cloudflare answered with a server error ({doing}); try again later. ({err})"
-    if isinstance(err, CloudflareInvalidResponse):
         return (
-            f"The answer ({doing}) did not come from the Cloudflare API — a proxy or firewall in "
-            f"between may have answered instead. ({err})"
+            f"Cloudflare answered with a temporary server error ({doing}; {_cited(err)}); "
+            "try again in a few minutes."
         )
+    if isinstance(err, CloudflareNetworkError):
+        return (
+            f"Could not reach the Cloudflare API ({doing}): {err.reason or err}. Check this "
+            "server's outbound network access (firewall, proxy, DNS) and "
+            f"CFPURGE['API_URL'] ({get_setting('API_URL')})."
+        )
+    # Answers that did not come from Cloudflare: the client's sentence says what
+    # came back and what to check.
     return str(err)
 
 
@@ -209,7 +226,7 @@ class ConnectionTest:
                 label,
                 ERROR,
                 "Cloudflare rejected the API token: it is unknown, revoked or mistyped "
-                f"({err}).{hint} Create a new token under My Profile → API Tokens.",
+                f"({_cited(err)}).{hint} Create a new token under My Profile → API Tokens.",
             )
             return False
         except CfPurgeError as err:
@@ -272,14 +289,14 @@ class ConnectionTest:
             ):
                 message = (
                     "Cloudflare rejected the email + Global API Key: check the account email and "
-                    f"copy the Global API Key again ({err})."
+                    f"copy the Global API Key again ({_cited(err)})."
                 )
             else:
                 message = (
                     f"Cloudflare does not give these credentials access to the zone "
-                    f"{credentials.zone_id} ({err}). Usually the Account ID or another ID was "
-                    "pasted as the Zone ID, or the token is limited to other zones: copy the "
-                    "Zone ID from the zone's Overview page, section “API”, and check the "
+                    f"{credentials.zone_id} ({_cited(err)}). Usually the Account ID or another "
+                    "ID was pasted as the Zone ID, or the token is limited to other zones: copy "
+                    "the Zone ID from the zone's Overview page, section “API”, and check the "
                     "token's Zone Resources."
                 )
             self.add("zone", label, ERROR, message)
@@ -328,7 +345,7 @@ class ConnectionTest:
                 label,
                 ERROR,
                 "Cloudflare rejected the API token: it needs Zone → Cache Purge → Purge on this "
-                f"zone ({err}). Edit the token's permissions in My Profile → API Tokens.",
+                f"zone ({_cited(err)}). Edit the token's permissions in My Profile → API Tokens.",
             )
             return
         except CloudflareAPIError as err:
@@ -363,9 +380,10 @@ def store_report(zone: CloudflareZone, report: TestReport) -> None:
         zone.cf_zone_status = report.zone_status
     if report.plan:
         zone.plan = report.plan
-    if report.token_status:
-        zone.token_status = report.token_status
-        zone.token_expires_on = report.token_expires_on
+    # What this test learnt about the token, or nothing: a rejected or replaced token's
+    # old status and expiry must not stay on show as if they were current.
+    zone.token_status = report.token_status
+    zone.token_expires_on = report.token_expires_on
     CloudflareZone.objects.filter(pk=zone.pk).update(
         last_test_at=zone.last_test_at,
         last_test_ok=zone.last_test_ok,

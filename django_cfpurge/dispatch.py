@@ -2,16 +2,21 @@
 
 Publishing to the broker happens after commit. A broker that is down never breaks
 the save: the rows are already committed and wait for the periodic sweep or
-``manage.py cfpurge drain``.
+``manage.py cfpurge drain``. After a failed publish this process stops trying for
+``BROKER_BACKOFF_SECONDS``, so that a broker outage costs one connection timeout, not
+one per save.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import time
+from datetime import datetime
 
-from django.core.cache import caches
+from django.core.cache import BaseCache, caches
 from django.db import transaction
+from django.utils import timezone
 
 from .conf import get_float, get_setting
 
@@ -19,9 +24,17 @@ logger = logging.getLogger(__name__)
 
 #: Cache key meaning "a drain is scheduled and has not started yet".
 SCHEDULED_KEY = "cfpurge:drain-scheduled"
+#: Prefix of the cache keys that make one follow-up drain per due time.
+FOLLOWUP_KEY = "cfpurge:drain-at:"
+#: Longest countdown of a follow-up drain. A longer wait is bridged by another
+#: follow-up; brokers redeliver tasks delayed longer than their visibility timeout.
+MAX_FOLLOWUP_SECONDS = 900.0
+
+# time.monotonic() until which this process does not try the broker again.
+_broker_down_until = 0.0
 
 
-def _cache():  # type: ignore[no-untyped-def]
+def _cache() -> BaseCache:
     return caches[get_setting("RATE_LIMIT_CACHE")]
 
 
@@ -35,6 +48,17 @@ def schedule_drain(using: str | None = None) -> None:
     transaction.on_commit(dispatch_drain, using=using)
 
 
+def broker_backoff_remaining() -> float:
+    """Seconds before this process tries the broker again after a failed publish."""
+    return max(0.0, _broker_down_until - time.monotonic())
+
+
+def reset_broker_backoff() -> None:
+    """Forget a failed publish: the next dispatch tries the broker at once."""
+    global _broker_down_until
+    _broker_down_until = 0.0
+
+
 def dispatch_drain() -> bool:
     """Send one drain task unless one is already scheduled; True if sent.
 
@@ -44,6 +68,9 @@ def dispatch_drain() -> bool:
     """
     if not get_setting("ENABLED"):
         return False
+    if broker_backoff_remaining() > 0:
+        logger.debug("django-cfpurge: broker recently unreachable; the sweep sends this purge")
+        return False
     window = get_float("COALESCE_SECONDS")
     cache = _cache()
     try:
@@ -51,22 +78,51 @@ def dispatch_drain() -> bool:
             return False
     except Exception:  # noqa: BLE001  (a cache outage must not break a save)
         logger.warning("django-cfpurge: cache unavailable; dispatching without coalescing")
+    if not _publish(window):
+        clear_scheduled()
+        return False
+    return True
+
+
+def schedule_followup(due_at: datetime | None) -> bool:
+    """Send one drain for the time ``due_at`` (rows waiting for a retry); True if sent.
+
+    Without it, a row put back for a retry would wait for the periodic sweep. Workers
+    that finish at the same time agree on one task per due second through the cache.
+    """
+    if due_at is None or not get_setting("ENABLED") or broker_backoff_remaining() > 0:
+        return False
+    delay = min(MAX_FOLLOWUP_SECONDS, max(0.0, (due_at - timezone.now()).total_seconds()))
+    key = f"{FOLLOWUP_KEY}{math.ceil(time.time() + delay)}"
+    try:
+        if not _cache().add(key, 1, timeout=math.ceil(delay) + 60):
+            return False
+    except Exception:  # noqa: BLE001  (without the cache, a duplicate drain is harmless)
+        logger.debug("django-cfpurge: cache unavailable for the follow-up marker")
+    return _publish(delay)
+
+
+def _publish(countdown: float) -> bool:
+    global _broker_down_until
     try:
         from .tasks import drain_outbox
 
-        options = {"countdown": window, "retry": False}
         queue = get_setting("TASK_QUEUE")
         if queue:
-            options["queue"] = queue
-        drain_outbox.apply_async(**options)
+            drain_outbox.apply_async(countdown=countdown, retry=False, queue=str(queue))
+        else:
+            drain_outbox.apply_async(countdown=countdown, retry=False)
     except Exception as err:  # noqa: BLE001  (broker down: rows stay pending, sweep resends)
+        backoff = get_float("BROKER_BACKOFF_SECONDS", minimum=0)
+        _broker_down_until = time.monotonic() + backoff
         logger.warning(
             "django-cfpurge: could not send the drain task (%s: %s); the purge is kept and "
-            "will be sent by the periodic sweep or `manage.py cfpurge drain`.",
+            "will be sent by the periodic sweep or `manage.py cfpurge drain`. Not trying the "
+            "broker again from this process for %.0f s.",
             type(err).__name__,
             err,
+            backoff,
         )
-        clear_scheduled()
         return False
     return True
 

@@ -47,6 +47,10 @@ UNCONFIGURED_DELAY = 3600.0
 #: Longest wait for the shared rate limiter inside one pass; beyond it the rows
 #: are put back (not counted as an attempt) so a worker is never parked for long.
 MAX_RATE_LIMIT_WAIT = 30.0
+#: Seconds rows wait when the shared rate limiter's cache cannot be reached. Not an
+#: attempt: nothing was sent for them, and an outage of the cache must not use up
+#: ``MAX_ATTEMPTS``.
+LIMITER_UNAVAILABLE_DELAY = 10.0
 
 DISABLED_MESSAGE = "Purging is switched off (CFPURGE['ENABLED'] is False)."
 UNCONFIGURED_MESSAGE = (
@@ -79,6 +83,7 @@ class DrainReport:
     retried: int = 0
     waiting: int = 0
     skipped: int = 0
+    requeued: int = 0
     api_calls: int = 0
     items: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     errors: list[str] = field(default_factory=list)
@@ -111,6 +116,16 @@ def _item_key(item: Any) -> str:
     return json.dumps(item, sort_keys=True) if isinstance(item, dict) else str(item)
 
 
+#: Key of ``PurgeRequest.result`` listing the targets an interrupted attempt purged
+#: already, as ``[kind, item key]`` pairs: a retry sends only the others.
+PURGED_KEY = "purged"
+
+
+def _purged_before(row: PurgeRequest) -> set[tuple[str, str]]:
+    data = row.result if isinstance(row.result, dict) else {}
+    return {(str(kind), str(key)) for kind, key in data.get(PURGED_KEY) or []}
+
+
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -141,6 +156,8 @@ class Drainer:
         self.limiter = limiter
         self.progress = progress
         self.report = DrainReport()
+        # Set when the rate limiter's cache fails: the rest of the run would fail too.
+        self._halted = False
 
     # -- passes ---------------------------------------------------------------------
     def run(self, *, ids: list[int] | None = None, max_passes: int | None = None) -> DrainReport:
@@ -152,6 +169,8 @@ class Drainer:
             self.report.passes += 1
             self.report.claimed += len(claim.rows)
             self.process(claim)
+            if self._halted:
+                break
         return self.report
 
     def process(self, claim: outbox.Claim) -> None:
@@ -332,21 +351,27 @@ class Drainer:
     ) -> None:
         # Which rows wait for which item: an item purged once satisfies them all.
         pending_items: dict[int, set[tuple[str, str]]] = {}
+        # Everything each row purges, including what an interrupted attempt sent already.
+        all_items: dict[int, set[tuple[str, str]]] = {}
         order: dict[str, list[Any]] = defaultdict(list)
         seen: set[tuple[str, str]] = set()
         everything = any("everything" in (r.targets or {}) for r in rows)
         for row in rows:
             keys = set()
+            already = set() if everything else _purged_before(row)
             for kind, items in (row.targets or {}).items():
                 if everything:
                     kind, items = "everything", [True]
                 for item in items:
                     key = (kind, _item_key(item))
+                    if key in already:
+                        continue
                     keys.add(key)
                     if key not in seen:
                         seen.add(key)
                         order[kind].append(item)
             pending_items[row.pk] = keys
+            all_items[row.pk] = keys | already
         calls_per_row: dict[int, int] = defaultdict(int)
         ids: list[str] = []
         calls = 0
@@ -361,6 +386,7 @@ class Drainer:
                     self.limiter.acquire(bucket, kind, cost, plan, max_wait=MAX_RATE_LIMIT_WAIT)
                 except CfPurgeError as err:  # RateLimitWait: put back, not an attempt
                     remaining = [r for r in rows if pending_items[r.pk]]
+                    self._keep_progress(remaining, pending_items, all_items, token)
                     wait = float(getattr(err, "seconds", MAX_RATE_LIMIT_WAIT))
                     self._wait(
                         remaining,
@@ -370,6 +396,20 @@ class Drainer:
                         delay=wait,
                     )
                     self._finish_done(zone, rows, pending_items, token, calls_per_row, ids, sent)
+                    return
+                except Exception as err:  # noqa: BLE001  (the cache is down: wait for it)
+                    self._limiter_unavailable(err)
+                    self._finish_done(zone, rows, pending_items, token, calls_per_row, ids, sent)
+                    remaining = [r for r in rows if pending_items[r.pk]]
+                    self._keep_progress(remaining, pending_items, all_items, token)
+                    self._wait(
+                        remaining,
+                        token,
+                        outbox.ERROR_RATE_LIMITED,
+                        "Waiting for the shared rate limiter: its cache is unavailable "
+                        f"({type(err).__name__}).",
+                        delay=LIMITER_UNAVAILABLE_DELAY,
+                    )
                     return
                 try:
                     try:
@@ -381,9 +421,13 @@ class Drainer:
                 except CloudflareAPIError as err:
                     calls += 1
                     if isinstance(err, CloudflareRateLimited):
-                        self.limiter.penalize(bucket, err.retry_after or 60.0)
+                        try:
+                            self.limiter.penalize(bucket, err.retry_after or 60.0)
+                        except Exception as cache_err:  # noqa: BLE001  (the rows wait anyway)
+                            self._limiter_unavailable(cache_err)
                     self._finish_done(zone, rows, pending_items, token, calls_per_row, ids, sent)
                     remaining = [r for r in rows if pending_items[r.pk]]
+                    self._keep_progress(remaining, pending_items, all_items, token)
                     message = f"Zone “{zone.name}”: {err}"
                     if err.transient:
                         self._retry(remaining, token, _error_kind(err), message, err.retry_after)
@@ -405,6 +449,18 @@ class Drainer:
                         calls_per_row[row.pk] += 1
                         pending_items[row.pk] -= done_keys
         self._finish_done(zone, rows, pending_items, token, calls_per_row, ids, sent)
+        if ids:
+            # Cloudflare answers again: rows that ran out of attempts in an outage get
+            # another go (in this drain's next pass).
+            recovered = outbox.requeue_recovered(zone)
+            if recovered:
+                self.report.requeued += recovered
+                logger.info(
+                    "django-cfpurge: zone %s purges again; retrying %d request(s) that "
+                    "failed while it did not",
+                    zone.name,
+                    recovered,
+                )
 
     def _finish_done(
         self,
@@ -436,6 +492,35 @@ class Drainer:
             api_calls=len(ids),
         )
         sent.clear()
+
+    def _keep_progress(
+        self,
+        rows: list[PurgeRequest],
+        pending_items: dict[int, set[tuple[str, str]]],
+        all_items: dict[int, set[tuple[str, str]]],
+        token: str,
+    ) -> None:
+        """Record on rows put back what was purged for them already, so that a retry
+        does not send it again (a row's targets can span two API calls)."""
+        for row in rows:
+            purged = all_items[row.pk] - pending_items[row.pk]
+            if not purged or purged == _purged_before(row):
+                continue
+            result = dict(row.result) if isinstance(row.result, dict) else {}
+            result[PURGED_KEY] = sorted([kind, key] for kind, key in purged)
+            row.result = result
+            PurgeRequest.objects.filter(pk=row.pk, claim_token=token).update(result=result)
+
+    def _limiter_unavailable(self, err: Exception) -> None:
+        if not self._halted:
+            logger.warning(
+                "django-cfpurge: the rate limiter's cache is unavailable (%s: %s); purges "
+                "wait %.0f s for it.",
+                type(err).__name__,
+                err,
+                LIMITER_UNAVAILABLE_DELAY,
+            )
+        self._halted = True
 
     # -- outcomes -------------------------------------------------------------------
     def _wait(

@@ -126,9 +126,14 @@ class CloudflareServerError(CloudflareAPIError):
 
 
 class CloudflareNetworkError(CloudflareAPIError):
-    """No answer: connection refused or reset, DNS failure, timeout. Transient."""
+    """No answer: connection refused or reset, DNS failure, timeout. Transient.
+
+    :ivar reason: what happened, without advice ("connection refused", "timed out
+        after 5 s"), for messages that give their own.
+    """
 
     transient = True
+    reason = ""
 
 
 class CloudflareInvalidResponse(CloudflareAPIError):

@@ -82,7 +82,7 @@ class CloudflareZoneForm(forms.ModelForm):
         return (self.cleaned_data.get("email") or "").strip()
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or self.cleaned_data
         if "api_token" not in self.fields:  # a zone set by the environment: nothing to check
             return data
         kind = data.get("auth_kind") or CloudflareZone.AuthKind.TOKEN
@@ -161,7 +161,7 @@ class ManualPurgeForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or self.cleaned_data
         items = [line.strip() for line in (data.get("items") or "").splitlines() if line.strip()]
         if data.get("kind") != "everything" and not items:
             self.add_error("items", _("Enter at least one item, one per line."))

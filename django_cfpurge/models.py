@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .credentials import AUTH_GLOBAL_KEY, AUTH_TOKEN
@@ -22,9 +25,13 @@ class CloudflareZone(models.Model):
     from settings at use time and never stored in the database.
     """
 
-    class AuthKind(models.TextChoices):
-        TOKEN = AUTH_TOKEN, _("API token (recommended)")
-        GLOBAL_KEY = AUTH_GLOBAL_KEY, _("Account email + Global API Key (legacy)")
+    class AuthKind:
+        TOKEN: str = AUTH_TOKEN
+        GLOBAL_KEY: str = AUTH_GLOBAL_KEY
+        choices: ClassVar[list[tuple[str, Any]]] = [
+            (AUTH_TOKEN, _("API token (recommended)")),
+            (AUTH_GLOBAL_KEY, _("Account email + Global API Key (legacy)")),
+        ]
 
     name = models.CharField(
         _("name"),
@@ -111,31 +118,54 @@ class CloudflareZone(models.Model):
 class PurgeRequest(models.Model):
     """One change to purge (the outbox) and, once handled, its record (the purge log)."""
 
-    class Status(models.TextChoices):
-        HELD = "held", _("held (suspended)")
-        PENDING = "pending", _("waiting")
-        DONE = "done", _("purged")
-        FAILED = "failed", _("failed")
-        SKIPPED = "skipped", _("skipped")
-        IGNORED = "ignored", _("ignored")
-        DROPPED = "dropped", _("dropped")
+    class Status:
+        HELD: str = "held"
+        PENDING: str = "pending"
+        DONE: str = "done"
+        FAILED: str = "failed"
+        SKIPPED: str = "skipped"
+        IGNORED: str = "ignored"
+        DROPPED: str = "dropped"
+        choices: ClassVar[list[tuple[str, Any]]] = [
+            (HELD, _("held (suspended)")),
+            (PENDING, _("waiting")),
+            (DONE, _("purged")),
+            (FAILED, _("failed")),
+            (SKIPPED, _("skipped")),
+            (IGNORED, _("ignored")),
+            (DROPPED, _("dropped")),
+        ]
 
-    class Source(models.TextChoices):
-        MODEL = "model", _("model change")
-        MANUAL = "manual", _("manual")
-        API = "api", _("code")
+    class Source:
+        MODEL: str = "model"
+        MANUAL: str = "manual"
+        API: str = "api"
+        choices: ClassVar[list[tuple[str, Any]]] = [
+            (MODEL, _("model change")),
+            (MANUAL, _("manual")),
+            (API, _("code")),
+        ]
 
-    class Event(models.TextChoices):
-        CREATED = "created", _("created")
-        REPLACED = "replaced", _("file replaced")
-        OVERWRITTEN = "overwritten", _("file overwritten")
-        CHANGED = "changed", _("watched field changed")
-        DELETED = "deleted", _("deleted")
-        BULK = "bulk", _("bulk helper")
-        MANUAL = "manual", _("manual")
+    class Event:
+        CREATED: str = "created"
+        REPLACED: str = "replaced"
+        OVERWRITTEN: str = "overwritten"
+        CHANGED: str = "changed"
+        DELETED: str = "deleted"
+        BULK: str = "bulk"
+        MANUAL: str = "manual"
+        choices: ClassVar[list[tuple[str, Any]]] = [
+            (CREATED, _("created")),
+            (REPLACED, _("file replaced")),
+            (OVERWRITTEN, _("file overwritten")),
+            (CHANGED, _("watched field changed")),
+            (DELETED, _("deleted")),
+            (BULK, _("bulk helper")),
+            (MANUAL, _("manual")),
+        ]
 
     status = models.CharField(
-        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
     )
     source = models.CharField(_("source"), max_length=16, choices=Source.choices)
     event = models.CharField(_("event"), max_length=16, choices=Event.choices)
@@ -171,8 +201,10 @@ class PurgeRequest(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        # Rows are pruned after RETENTION_DAYS; an index would only slow every INSERT.
+        db_index=False,
     )
-    batch = models.CharField(_("batch"), max_length=32, blank=True, db_index=True)
+    batch = models.CharField(_("batch"), max_length=32, blank=True)
 
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     api_calls = models.PositiveIntegerField(_("API calls"), default=0)
@@ -191,11 +223,21 @@ class PurgeRequest(models.Model):
         verbose_name = _("purge request")
         verbose_name_plural = _("purge log")
         ordering = ("-created_at", "-id")
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="cfpurge_due_idx")]
+        # Few indexes: every save of a registered model inserts a row. Claiming uses the
+        # first; releasing a suspended batch the second, which holds held rows only.
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="cfpurge_due_idx"),
+            models.Index(fields=["batch"], condition=~Q(batch=""), name="cfpurge_batch_idx"),
+        ]
 
     def __str__(self) -> str:
-        what = self.object_repr or self.model_label or self.get_source_display()
-        return f"{self.get_event_display()}: {what}"
+        if self.source == self.Source.MODEL:
+            what = self.object_repr or f"{self.model_label} #{self.object_pk}"
+            return f"{self.get_event_display()}: {what}"
+        return gettext("%(source)s purge #%(id)s") % {
+            "source": capfirst(self.get_source_display()),
+            "id": self.pk,
+        }
 
     def __repr__(self) -> str:
         return f"<PurgeRequest {self.pk} {self.status} {self.event} {self.model_label}>"

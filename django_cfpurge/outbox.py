@@ -82,7 +82,7 @@ def suspended(*, discard: bool = False) -> Iterator[dict[str, Any]]:
         yield batch
     finally:
         stack.pop()
-        release_batch(batch["id"], discard=batch["discard"])
+        release_batch(str(batch["id"]), discard=bool(batch["discard"]))
 
 
 def release_batch(batch_id: str, *, discard: bool = False) -> int:
@@ -265,8 +265,9 @@ def retry_delay(attempt: int, retry_after: float | None = None) -> float:
     """Seconds before attempt ``attempt + 1``: exponential backoff with jitter, ≥ Retry-After."""
     base = get_float("RETRY_BASE_SECONDS")
     cap = get_float("RETRY_MAX_SECONDS")
-    delay = min(cap, base * (2 ** max(0, attempt - 1)))
+    delay = base * (2 ** min(max(0, attempt - 1), 32))
     delay *= random.uniform(0.8, 1.2)  # noqa: S311  (jitter, not cryptography)
+    delay = min(cap, delay)
     if retry_after:
         delay = max(delay, retry_after)
     return delay
@@ -357,6 +358,40 @@ def requeue_zone(zone: CloudflareZone) -> int:
 
         schedule_drain(alias)
     return count
+
+
+#: Error kinds that say nothing about the zone's configuration: once a purge of the
+#: zone succeeds again, rows that failed with them are retried.
+TRANSIENT = (ERROR_RATE_LIMITED, ERROR_SERVER, ERROR_NETWORK, ERROR_INVALID_RESPONSE)
+
+
+def requeue_recovered(zone: CloudflareZone) -> int:
+    """After a successful purge of ``zone``: retry its rows that failed transiently
+    (out of attempts during an outage), so that nothing is lost to a long outage."""
+    alias = _alias()
+    count = (
+        PurgeRequest.objects.using(alias)
+        .filter(zone=zone, status=Status.FAILED, error_kind__in=TRANSIENT)
+        .update(
+            status=Status.PENDING,
+            next_attempt_at=timezone.now(),
+            attempts=0,
+            done_at=None,
+            claimed_until=None,
+        )
+    )
+    return count
+
+
+def next_due_at() -> Any:
+    """When the earliest unclaimed pending row becomes due (None if there is none)."""
+    now = timezone.now()
+    return (
+        PurgeRequest.objects.using(_alias())
+        .filter(status=Status.PENDING)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .aggregate(due=models.Min("next_attempt_at"))["due"]
+    )
 
 
 def retry_rows(queryset: models.QuerySet[PurgeRequest]) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.apps import apps
 from django.core.files import File
 from django.db import models
 from django.db.models.fields.files import FieldFile
@@ -32,20 +33,38 @@ def _uid(kind: str, model: type[models.Model]) -> str:
     return f"django_cfpurge:{kind}:{model._meta.label_lower}"
 
 
+def _senders(model: type[models.Model]) -> list[type[models.Model]]:
+    """``model`` and its proxy models: Django sends a proxy's signals with the proxy as
+    sender, so each needs its own receivers. Proxies are known once the app registry is
+    ready; ``ready()`` connects them for models registered earlier."""
+    senders = [model]
+    if apps.models_ready:
+        senders += [
+            m
+            for m in apps.get_models(include_auto_created=False)
+            if m._meta.proxy and m._meta.concrete_model is model
+        ]
+    return senders
+
+
 def connect_model(model: type[models.Model]) -> None:
-    """Connect the receivers for one registered model (idempotent)."""
-    post_init.connect(_on_post_init, sender=model, dispatch_uid=_uid("post_init", model))
-    pre_save.connect(_on_pre_save, sender=model, dispatch_uid=_uid("pre_save", model))
-    post_save.connect(_on_post_save, sender=model, dispatch_uid=_uid("post_save", model))
-    post_delete.connect(_on_post_delete, sender=model, dispatch_uid=_uid("post_delete", model))
+    """Connect the receivers for one registered model and its proxies (idempotent)."""
+    for sender in _senders(model):
+        post_init.connect(_on_post_init, sender=sender, dispatch_uid=_uid("post_init", sender))
+        pre_save.connect(_on_pre_save, sender=sender, dispatch_uid=_uid("pre_save", sender))
+        post_save.connect(_on_post_save, sender=sender, dispatch_uid=_uid("post_save", sender))
+        post_delete.connect(
+            _on_post_delete, sender=sender, dispatch_uid=_uid("post_delete", sender)
+        )
 
 
 def disconnect_model(model: type[models.Model]) -> None:
-    """Disconnect the receivers of one model."""
-    post_init.disconnect(sender=model, dispatch_uid=_uid("post_init", model))
-    pre_save.disconnect(sender=model, dispatch_uid=_uid("pre_save", model))
-    post_save.disconnect(sender=model, dispatch_uid=_uid("post_save", model))
-    post_delete.disconnect(sender=model, dispatch_uid=_uid("post_delete", model))
+    """Disconnect the receivers of one model and its proxies."""
+    for sender in _senders(model):
+        post_init.disconnect(sender=sender, dispatch_uid=_uid("post_init", sender))
+        pre_save.disconnect(sender=sender, dispatch_uid=_uid("pre_save", sender))
+        post_save.disconnect(sender=sender, dispatch_uid=_uid("post_save", sender))
+        post_delete.disconnect(sender=sender, dispatch_uid=_uid("post_delete", sender))
 
 
 def connect_receivers() -> None:
@@ -128,7 +147,7 @@ def _on_pre_save(
         # ``instance.image = File(...)``): it is written now, possibly over the old
         # name on storages that overwrite.
         if isinstance(value, FieldFile):
-            if not value._committed:
+            if not getattr(value, "_committed", True):
                 uploading.append(name)
         elif isinstance(value, File):
             uploading.append(name)

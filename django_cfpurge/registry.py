@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -18,6 +20,8 @@ from .exceptions import AlreadyRegistered, CfPurgeConfigurationError, NotRegiste
 
 if TYPE_CHECKING:  # pragma: no cover
     from .resolvers import Change
+
+logger = logging.getLogger(__name__)
 
 #: What ``urls=``, ``tags=`` and ``prefixes=`` accept: a list of strings, or a
 #: callable that receives the :class:`~django_cfpurge.resolvers.Change` and
@@ -62,11 +66,20 @@ class Registration:
 _DOTTED_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
 
 
+def _is_module(name: str) -> bool:
+    """True if ``name`` is an importable top-level module (so "www.example.com", a host,
+    is not mistaken for a dotted path to a callable)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _as_spec(value: Any, where: str) -> TargetSpec:
     if value is None or callable(value):
         return value
     if isinstance(value, str):
-        if _DOTTED_PATH.fullmatch(value):
+        if _DOTTED_PATH.fullmatch(value) and _is_module(value.partition(".")[0]):
             try:
                 return import_string(value)
             except ImportError as err:
@@ -100,6 +113,9 @@ class Registry:
 
     def __init__(self) -> None:
         self._registrations: dict[type[models.Model], Registration] = {}
+        #: Errors of ``CFPURGE["MODELS"]`` entries that could not be registered at
+        #: startup, reported by the system check ``cfpurge.E007``.
+        self.settings_errors: list[str] = []
 
     def register(
         self,
@@ -195,8 +211,9 @@ class Registry:
     def get(self, model: type[models.Model]) -> Registration | None:
         """The registration of ``model`` (or of its concrete parent for proxies), or None."""
         registration = self._registrations.get(model)
-        if registration is None and model._meta.proxy:
-            registration = self._registrations.get(model._meta.concrete_model)
+        concrete = model._meta.concrete_model
+        if registration is None and model._meta.proxy and concrete is not None:
+            registration = self._registrations.get(concrete)
         return registration
 
     def get_by_label(self, label: str) -> Registration | None:
@@ -215,8 +232,27 @@ class Registry:
     def __contains__(self, model: object) -> bool:
         return model in self._registrations
 
-    def load_from_settings(self) -> None:
-        """Register the models of ``CFPURGE["MODELS"]`` not registered yet in code."""
+    def load_from_settings(self, *, collect_errors: bool = False) -> None:
+        """Register the models of ``CFPURGE["MODELS"]`` not registered yet in code.
+
+        :param collect_errors: keep going past a bad entry and record its message in
+            :attr:`settings_errors` (``ready()`` does this, so that ``manage.py check``
+            reports every bad entry as ``cfpurge.E007`` instead of the first one
+            stopping the site).
+        :raises CfPurgeConfigurationError: a bad entry, unless ``collect_errors``.
+        """
+        self.settings_errors = []
+        if not collect_errors:
+            self._load_from_settings()
+            return
+        try:
+            self._load_from_settings(errors=self.settings_errors)
+        except CfPurgeConfigurationError as err:
+            self.settings_errors.append(str(err))
+        for message in self.settings_errors:
+            logger.error("django-cfpurge: %s", message)
+
+    def _load_from_settings(self, errors: list[str] | None = None) -> None:
         models_setting = get_setting("MODELS") or {}
         if not isinstance(models_setting, dict):
             raise CfPurgeConfigurationError(
@@ -225,16 +261,26 @@ class Registry:
             )
         allowed = {"fields", "watch", "urls", "tags", "prefixes"}
         for label, options in models_setting.items():
-            options = options or {}
-            unknown = set(options) - allowed
-            if unknown:
-                raise CfPurgeConfigurationError(
-                    f"{SETTING_NAME}['MODELS'][{label!r}] has unknown keys {sorted(unknown)}; "
-                    f"known keys: {', '.join(sorted(allowed))}."
-                )
-            model = _resolve_model(label)
-            if model in self._registrations:
-                continue
+            try:
+                self._register_setting(label, options or {}, allowed)
+            except CfPurgeConfigurationError as err:
+                message = f"{SETTING_NAME}['MODELS'][{label!r}]: {err}"
+                if errors is None:
+                    raise CfPurgeConfigurationError(message) from err
+                errors.append(message)
+
+    def _register_setting(self, label: str, options: dict[str, Any], allowed: set[str]) -> None:
+        if not isinstance(options, dict):
+            raise CfPurgeConfigurationError(
+                "must be a dict such as {'fields': [...], 'watch': [...]}."
+            )
+        unknown = set(options) - allowed
+        if unknown:
+            raise CfPurgeConfigurationError(
+                f"unknown keys {sorted(unknown)}; known keys: {', '.join(sorted(allowed))}."
+            )
+        model = _resolve_model(label)
+        if model not in self._registrations:
             self.register(model, **options)
 
     def reset(self) -> None:
@@ -246,9 +292,11 @@ class Registry:
     def override(self) -> Iterator[Registry]:
         """Context manager for tests: changes inside are undone at exit."""
         saved = dict(self._registrations)
+        saved_errors = list(self.settings_errors)
         try:
             yield self
         finally:
+            self.settings_errors = saved_errors
             for model in list(self._registrations):
                 if model not in saved:
                     self.unregister(model)

@@ -79,9 +79,16 @@ class Change:
     def new_names(self) -> list[str]:
         """File names the object has after the change (to purge: a 404 may be cached)."""
         names = [new for _old, new in self.files.values() if new]
-        if self.event in ("changed", "bulk", "created"):
+        if self._touches_every_file:
             names += [name for name in self.current.values() if name]
         return _unique(names)
+
+    @property
+    def _touches_every_file(self) -> bool:
+        # A watched field (visibility, blocking…) decides whether every file of the
+        # object is served, so its change affects them all, even in a save that also
+        # replaced one of them.
+        return self.event in ("changed", "bulk", "created") or bool(self.fields)
 
     @property
     def file_names(self) -> list[str]:
@@ -93,7 +100,7 @@ class Change:
         names: list[str] = []
         if field_name in self.files:
             names += [n for n in self.files[field_name] if n]
-        if self.event in ("changed", "bulk", "created") and self.current.get(field_name):
+        if self._touches_every_file and self.current.get(field_name):
             names.append(self.current[field_name])  # type: ignore[arg-type]
         return _unique(names)
 
@@ -185,7 +192,9 @@ def absolute_urls(url: str) -> list[str]:
 def file_urls(registration: Registration, field_name: str, name: str) -> list[str]:
     """Public URLs of the file ``name`` stored by ``field_name``'s storage."""
     field_obj = registration.model._meta.get_field(field_name)
-    storage = field_obj.storage  # type: ignore[attr-defined]
+    if not isinstance(field_obj, models.FileField):  # register() accepts file fields only
+        raise CfPurgeConfigurationError(f"{registration.label}.{field_name} is not a file field.")
+    storage = field_obj.storage
     return absolute_urls(storage.url(name))
 
 

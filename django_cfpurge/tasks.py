@@ -18,11 +18,15 @@ from celery import shared_task
 @shared_task(name="django_cfpurge.drain", ignore_result=True)
 def drain_outbox() -> dict[str, Any]:
     """Drain every due purge request (loops until none is due)."""
-    from .dispatch import clear_scheduled
+    from .dispatch import clear_scheduled, schedule_followup
     from .drain import drain
+    from .outbox import next_due_at
 
     clear_scheduled()
-    return drain().as_dict()
+    report = drain().as_dict()
+    # Rows put back for a retry get a drain at their due time, not at the next sweep.
+    report["followup"] = schedule_followup(next_due_at())
+    return report
 
 
 @shared_task(name="django_cfpurge.sweep", ignore_result=True)

@@ -81,11 +81,22 @@ def _fingerprint(zones: list[dict[str, Any]]) -> str:
     return hashlib.sha256(json.dumps(zones, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def settings_auth_kind(entry: dict[str, Any]) -> str:
+    """The auth kind of a settings zone: a Global API Key only when a key or email is
+    given without a token, so a zone with no secret yet asks for an API token, the
+    recommended kind."""
+    token = str(entry.get("API_TOKEN") or "").strip()
+    legacy = str(entry.get("API_KEY") or "").strip() or str(entry.get("EMAIL") or "").strip()
+    return AUTH_GLOBAL_KEY if legacy and not token else AUTH_TOKEN
+
+
 def sync_settings_zones(*, force: bool = False) -> None:
     """Mirror settings-defined zones into the database (once per process per change).
 
     Secrets are not copied: they are read from settings each time they are needed.
-    Rows that settings no longer define lose their ``from_settings`` flag.
+    Rows that settings no longer define lose their ``from_settings`` flag and are
+    disabled (their secrets were never stored); enable them in the admin after entering
+    credentials there.
     """
     global _last_sync_fingerprint
     zones = settings_zones()
@@ -103,7 +114,7 @@ def sync_settings_zones(*, force: bool = False) -> None:
                 "zone_id": str(entry["ZONE_ID"]).strip().lower(),
                 "account_id": str(entry.get("ACCOUNT_ID") or "").strip().lower(),
                 "hostnames": _hostnames_text(entry.get("HOSTNAMES")),
-                "auth_kind": AUTH_TOKEN if entry.get("API_TOKEN") else AUTH_GLOBAL_KEY,
+                "auth_kind": settings_auth_kind(entry),
                 "api_token": "",
                 "api_key": "",
                 "email": str(entry.get("EMAIL") or "").strip(),
@@ -112,8 +123,10 @@ def sync_settings_zones(*, force: bool = False) -> None:
             if entry.get("PLAN"):
                 defaults["plan"] = str(entry["PLAN"]).strip().lower()
             CloudflareZone.objects.update_or_create(name=name, defaults=defaults)
+        # A zone that settings no longer define (ZONE_NAME renamed, entry removed) kept
+        # its secrets in settings only: it has none left, so it stops taking purges.
         CloudflareZone.objects.filter(from_settings=True).exclude(name__in=names).update(
-            from_settings=False
+            from_settings=False, enabled=False
         )
         _last_sync_fingerprint = fingerprint
 
@@ -141,7 +154,7 @@ def resolved_credentials_values(zone: CloudflareZone) -> dict[str, str]:
         token = str(entry.get("API_TOKEN") or "")
         return {
             "zone_id": str(entry.get("ZONE_ID") or ""),
-            "auth_kind": AUTH_TOKEN if token.strip() else AUTH_GLOBAL_KEY,
+            "auth_kind": settings_auth_kind(entry),
             "api_token": token,
             "email": str(entry.get("EMAIL") or ""),
             "api_key": str(entry.get("API_KEY") or ""),

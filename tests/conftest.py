@@ -19,3 +19,13 @@ def _clear_caches():
     for cache in caches.all():
         cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _forget_broker_outages():
+    """A test that simulates a broker outage must not silence dispatch in the next one."""
+    from django_cfpurge.dispatch import reset_broker_backoff
+
+    reset_broker_backoff()
+    yield
+    reset_broker_backoff()

@@ -168,7 +168,8 @@ def test_test_connection_action(admin_client, cf_api):
         {"action": "test_connection_action", "_selected_action": [zone.pk]},
         follow=True,
     )
-    assert "Example.com: Connected to zone example.com, plan business." in response.content.decode()
+    expected = "Zone example.com: Connected to zone example.com, plan business."
+    assert expected in response.content.decode()
 
 
 def test_banner_when_purges_fail(admin_client):
@@ -210,6 +211,36 @@ def test_purge_log_chart_retry_and_ignore(admin_client):
     other.refresh_from_db()
     assert failed.status == "pending"
     assert other.status == "ignored"
+
+
+def test_purge_log_entry_is_a_page_to_read(admin_client):
+    row = PurgeRequest.objects.create(
+        source="manual", event="manual", targets={"files": ["https://www.example.com/a.jpg"]}
+    )
+    url = f"/admin/django_cfpurge/purgerequest/{row.pk}/change/"
+    html = admin_client.get(url).content.decode()
+    assert f"Manual purge #{row.pk}" in html
+    assert "manual: manual" not in html
+    assert 'name="_save"' not in html and 'name="_continue"' not in html
+    assert "deletelink" not in html
+    delete = admin_client.post(f"/admin/django_cfpurge/purgerequest/{row.pk}/delete/")
+    assert delete.status_code == 403
+    assert PurgeRequest.objects.filter(pk=row.pk).exists()
+
+
+def test_viewers_cannot_retry_or_ignore(client):
+    user = User.objects.create_user("viewer", password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_purgerequest"))
+    client.force_login(user)
+    row = PurgeRequest.objects.create(source="api", event="manual", status="failed")
+    html = client.get("/admin/django_cfpurge/purgerequest/").content.decode()
+    assert "retry_now" not in html
+    client.post(
+        "/admin/django_cfpurge/purgerequest/",
+        {"action": "retry_now", "_selected_action": [row.pk]},
+    )
+    row.refresh_from_db()
+    assert row.status == "failed"
 
 
 def test_manual_purge_needs_permission(client):

@@ -10,7 +10,7 @@ from django.db import transaction
 from django_cfpurge.exceptions import AlreadyRegistered, CfPurgeConfigurationError
 from django_cfpurge.models import PurgeRequest
 from django_cfpurge.registry import registry
-from tests.testapp.models import Document, Folder, Photo
+from tests.testapp.models import Document, Folder, Photo, Poster, PublicPhoto
 
 pytestmark = pytest.mark.django_db
 
@@ -211,3 +211,50 @@ def test_registration_errors_are_clear():
         with pytest.raises(AlreadyRegistered):
             registry.register(Photo)
     assert Photo not in registry
+
+
+def test_saves_through_a_proxy_model_are_captured(photos):
+    photo = PublicPhoto()
+    photo.image.save("proxy.jpg", ContentFile(b"v1"), save=True)
+    PublicPhoto.objects.get(pk=photo.pk).delete()
+    assert [(r.event, r.model_label) for r in rows()] == [
+        ("created", "testapp.Photo"),
+        ("deleted", "testapp.Photo"),
+    ]
+    assert rows()[-1].change["files"] == {"image": [photo.image.name, None]}
+
+
+def test_replacing_one_file_while_hiding_the_object_reaches_every_file():
+    from django_cfpurge.resolvers import change_from_row
+
+    with registry.override():
+        registry.register(Poster, watch=["is_public"])
+        poster = Poster()
+        poster.original.save("big.jpg", ContentFile(b"v1"), save=False)
+        poster.preview.save("small.jpg", ContentFile(b"p1"), save=False)
+        poster.save()
+        poster = Poster.objects.get(pk=poster.pk)
+        old_original = poster.original.name
+        poster.original.save("big2.jpg", ContentFile(b"v2"), save=False)
+        poster.is_public = False
+        poster.save()
+        row = rows()[-1]
+        change = change_from_row(row, registry.get(Poster))
+    assert row.event == "replaced"
+    # The unchanged preview is hidden too: it must leave the cache with the original.
+    assert change.file_names == [old_original, poster.original.name, poster.preview.name]
+    assert change.names_for("preview") == [poster.preview.name]
+
+
+def test_a_host_name_is_a_literal_target_not_a_dotted_path():
+    with registry.override():
+        registration = registry.register(
+            Photo, urls="https://www.example.com/gallery/", prefixes="www.example.com"
+        )
+    assert registration.prefixes == ("www.example.com",)
+    assert registration.urls == ("https://www.example.com/gallery/",)
+
+
+def test_a_dotted_path_to_a_missing_callable_is_an_error():
+    with registry.override(), pytest.raises(CfPurgeConfigurationError, match="cannot import"):
+        registry.register(Photo, urls="tests.testapp.models.no_such_function")

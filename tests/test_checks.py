@@ -116,3 +116,43 @@ def test_legacy_key_and_expiry_warnings():
 def test_clean_configuration_has_no_messages():
     make_zone("example.com", zone_id=ZONE_ID, api_token=API_TOKEN)
     assert run_all() == []
+
+
+@override_settings(
+    CFPURGE={
+        "BASE_URLS": ["https://www.example.com"],
+        "MODELS": {
+            "testapp.Nope": {},
+            "testapp.Photo": {"fields": ["imagee"]},
+            "testapp.Document": {"fields": ["file"]},
+        },
+    }
+)
+def test_bad_models_entries_are_reported_and_the_good_ones_registered():
+    with registry.override():
+        registry.load_from_settings(collect_errors=True)
+        found = cf_checks.check_settings()
+        registered = [r.label for r in registry]
+    assert ids(found) == ["cfpurge.E007", "cfpurge.E007"]
+    assert "CFPURGE['MODELS']['testapp.Nope']: Cannot register 'testapp.Nope'" in found[0].msg
+    assert "testapp.Photo has no field 'imagee'" in found[1].msg
+    assert registered == ["testapp.Document"]
+    assert registry.settings_errors == []  # override() restores them
+
+
+@override_settings(CFPURGE={"MODELS": {"testapp.Photo": {"fields": ["imagee"]}}})
+def test_bad_models_entry_raises_when_not_collecting():
+    from django_cfpurge.exceptions import CfPurgeConfigurationError
+
+    with registry.override(), pytest.raises(
+        CfPurgeConfigurationError, match=r"CFPURGE\['MODELS'\]\['testapp.Photo'\]: .*imagee"
+    ):
+        registry.load_from_settings()
+
+
+@override_settings(CFPURGE={"CLAIM_LEASE_SECONDS": 20})
+def test_short_lease_warns():
+    (warning,) = cf_checks.check_settings()
+    assert warning.id == "cfpurge.W007"
+    assert warning.level == checks.WARNING
+    assert "purge them twice" in warning.msg

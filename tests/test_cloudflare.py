@@ -756,18 +756,35 @@ def test_rate_limit_on_zone_lookup(cf_api: CloudflareAPIMock, client) -> None:
 
 
 @pytest.mark.parametrize(
-    ("headers", "expected"),
+    ("headers", "status", "expected"),
     [
-        ({"Retry-After": "30"}, 30.0),
-        ({"Retry-After": " 2.5 "}, 2.5),
-        ({"Retry-After": "soon", "Ratelimit": '"default";r=0;t=9'}, 9.0),
-        ({"Ratelimit": '"default";r=50;t=30'}, 30.0),
-        ({"Ratelimit": '"default";r=0'}, None),
-        ({}, None),
+        ({"Retry-After": "30"}, 429, 30.0),
+        ({"Retry-After": " 2.5 "}, 429, 2.5),
+        ({"Retry-After": "5"}, 503, 5.0),
+        ({"Retry-After": "soon", "Ratelimit": '"default";r=0;t=9'}, 429, 9.0),
+        ({"Ratelimit": '"default";r=50;t=30'}, 429, 30.0),
+        # Quota left on a 5xx: the window's reset time is no reason to wait.
+        ({"Ratelimit": '"default";r=50;t=240'}, 503, None),
+        ({"Ratelimit": '"default";r=0;t=12'}, 503, 12.0),
+        ({"Ratelimit": '"default";r=0'}, 429, None),
+        ({}, 503, None),
     ],
 )
-def test_retry_after_parsing(headers: dict[str, str], expected: float | None) -> None:
-    assert cloudflare._retry_after(headers) == expected
+def test_retry_after_parsing(
+    headers: dict[str, str], status: int, expected: float | None
+) -> None:
+    assert cloudflare._retry_after(headers, status) == expected
+
+
+def test_server_error_with_quota_left_does_not_wait_for_the_window(
+    cf_api: CloudflareAPIMock, client
+) -> None:
+    cf_api.add_purge_error(
+        status=503, code=1012, message="Busy", headers={"Ratelimit": '"default";r=1100;t=280'}
+    )
+    with pytest.raises(CloudflareServerError) as info:
+        client.purge(files=urls(1))
+    assert info.value.retry_after is None
 
 
 # -- errors: the network --------------------------------------------------------------

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from django_cfpurge.exceptions import CloudflareAuthError, CloudflareServerError
 from django_cfpurge.models import PurgeRequest
@@ -151,3 +153,23 @@ def test_retry_and_status(cf):
     assert cf.urls == [f"{BASE}/a.jpg"]
     out, _ = run("status")
     assert "0 waiting, 0 held, 0 failed, 1 purged in 24 h" in out
+
+
+def test_retry_waiting_rows_only_with_the_flag(cf):
+    later = timezone.now() + timedelta(hours=1)
+    row = PurgeRequest.objects.create(
+        source="api",
+        event="manual",
+        targets={"files": [f"{BASE}/w.jpg"]},
+        next_attempt_at=later,
+        error_kind="server",
+    )
+    out, _ = run("retry")
+    assert out.startswith("0 purge request(s) made due again.")
+    row.refresh_from_db()
+    assert row.next_attempt_at == later
+    out, _ = run("retry", "--waiting", "--now")
+    assert out.startswith("1 purge request(s) made due again.")
+    row.refresh_from_db()
+    assert row.status == "done"
+    assert cf.urls == [f"{BASE}/w.jpg"]

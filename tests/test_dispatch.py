@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
+from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from django_cfpurge import api, tasks
-from django_cfpurge.dispatch import SCHEDULED_KEY, dispatch_drain
+from django_cfpurge.dispatch import (
+    MAX_FOLLOWUP_SECONDS,
+    SCHEDULED_KEY,
+    broker_backoff_remaining,
+    dispatch_drain,
+    schedule_followup,
+)
 from django_cfpurge.models import PurgeRequest
 from django_cfpurge.registry import registry
 from tests.testapp.models import Photo
@@ -74,3 +82,64 @@ def test_sweep_dispatches_when_rows_are_due(sent):
     result = tasks.sweep.run()
     assert result == {"pruned": 0, "due": 1, "dispatched": True}
     assert len(sent) == 1
+
+
+def test_after_a_broker_failure_saves_skip_the_broker_for_a_while(
+    monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    attempts = []
+
+    def refuse(**kwargs):
+        attempts.append(kwargs)
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.drain_outbox, "apply_async", refuse)
+    caplog.set_level(logging.WARNING)
+    for i in range(5):
+        with django_capture_on_commit_callbacks(execute=True):
+            api.purge_urls([f"https://www.example.com/{i}.jpg"])
+    assert len(attempts) == 1  # one connection timeout, not five
+    assert PurgeRequest.objects.filter(status="pending").count() == 5
+    assert "Not trying the broker again from this process for 30 s" in caplog.text
+    assert 25 < broker_backoff_remaining() <= 30
+
+
+def test_broker_backoff_zero_tries_every_time(monkeypatch, settings):
+    settings.CFPURGE = {"BROKER_BACKOFF_SECONDS": 0}
+    attempts = []
+
+    def refuse(**kwargs):
+        attempts.append(kwargs)
+        raise OperationalError("Connection refused.")
+
+    monkeypatch.setattr(tasks.drain_outbox, "apply_async", refuse)
+    assert dispatch_drain() is False
+    assert dispatch_drain() is False
+    assert len(attempts) == 2
+
+
+def test_drain_task_schedules_a_follow_up_for_rows_put_back(sent):
+    due = timezone.now() + timedelta(seconds=40)
+    PurgeRequest.objects.create(
+        source="api", event="manual", targets={"files": ["/a"]}, next_attempt_at=due
+    )
+    report = tasks.drain_outbox.run()
+    assert report["followup"] is True
+    assert len(sent) == 1
+    assert 38 <= sent[0]["countdown"] <= 40
+    # A second worker finishing at the same moment does not schedule another.
+    assert tasks.drain_outbox.run()["followup"] is False
+    assert len(sent) == 1
+
+
+def test_no_follow_up_when_nothing_waits(sent):
+    PurgeRequest.objects.create(
+        source="api", event="manual", targets={"files": ["/a"]}, status="done"
+    )
+    assert tasks.drain_outbox.run()["followup"] is False
+    assert sent == []
+
+
+def test_follow_up_countdown_is_capped(sent):
+    assert schedule_followup(timezone.now() + timedelta(hours=5)) is True
+    assert sent[0]["countdown"] == MAX_FOLLOWUP_SECONDS

@@ -390,3 +390,85 @@ def test_unknown_callable_error_is_retried_not_lost(cf):
     assert row.status == "pending"
     assert row.error_kind == "resolve"
     assert "gallery lookup failed" in row.last_error
+
+
+def test_failed_after_an_outage_is_retried_when_the_zone_purges_again(cf):
+    with override_settings(CFPURGE={"BASE_URLS": [BASE], "MAX_ATTEMPTS": 1}):
+        cf.fail_next(CloudflareServerError("Cloudflare answered 503.", status_code=503))
+        lost = api.purge_urls([f"{BASE}/outage.jpg"])
+        drain()
+        lost.refresh_from_db()
+        assert lost.status == "failed" and lost.error_kind == "server"
+        # Cloudflare answers again: the next purge of the zone brings the failed row back.
+        api.purge_urls([f"{BASE}/later.jpg"])
+        report = drain()
+    lost.refresh_from_db()
+    assert lost.status == "done"
+    assert report.requeued == 1
+    assert sorted(cf.urls) == [f"{BASE}/later.jpg", f"{BASE}/outage.jpg"]
+
+
+def test_rejected_rows_are_not_retried_by_a_later_success(cf):
+    from django_cfpurge.exceptions import CloudflareRequestRejected
+
+    cf.fail_next(CloudflareRequestRejected("Cloudflare rejected the request.", status_code=400))
+    bad = api.purge_urls([f"{BASE}/bad.jpg"])
+    drain()
+    api.purge_urls([f"{BASE}/good.jpg"])
+    drain()
+    bad.refresh_from_db()
+    assert bad.status == "failed" and bad.error_kind == "rejected"
+    assert cf.urls == [f"{BASE}/good.jpg"]
+
+
+def test_a_retry_sends_only_what_an_interrupted_attempt_did_not(cf):
+    urls = [f"{BASE}/p{i:02}.jpg" for i in range(35)]  # two calls of 30 and 5
+    cf.fail_next(None, CloudflareServerError("Cloudflare answered 502.", status_code=502))
+    row = api.purge_urls(urls)
+    drain()
+    row.refresh_from_db()
+    assert row.status == "pending"
+    assert len(row.result["purged"]) == 30
+    assert cf.urls == urls[:30]
+    PurgeRequest.objects.update(next_attempt_at=timezone.now())
+    drain()
+    row.refresh_from_db()
+    assert row.status == "done"
+    assert cf.urls == urls  # the last five once, nothing twice
+
+
+def test_rate_limiter_cache_outage_keeps_what_was_sent_and_waits_for_the_rest(cf, monkeypatch):
+    from django_cfpurge import drain as drain_module
+    from django_cfpurge.ratelimit import RateLimiter
+
+    calls = {"n": 0}
+    original = RateLimiter.acquire
+
+    def flaky(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise ConnectionError("cache down")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(RateLimiter, "acquire", flaky)
+    first = api.purge_urls([f"{BASE}/a{i:02}.jpg" for i in range(30)])
+    second = api.purge_urls([f"{BASE}/b{i:02}.jpg" for i in range(30)])
+    report = drain()
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == "done"
+    assert second.status == "pending" and second.attempts == 0
+    assert "cache is unavailable" in second.last_error
+    wait = (second.next_attempt_at - timezone.now()).total_seconds()
+    assert 0 < wait <= drain_module.LIMITER_UNAVAILABLE_DELAY
+    assert report.api_calls == 1 and len(cf.urls) == 30
+
+
+def test_retry_delay_grows_with_jitter_and_never_passes_the_cap(settings):
+    from django_cfpurge.outbox import retry_delay
+
+    settings.CFPURGE = {"RETRY_BASE_SECONDS": 5, "RETRY_MAX_SECONDS": 60}
+    assert 4.0 <= retry_delay(1) <= 6.0
+    assert 16.0 <= retry_delay(3) <= 24.0
+    assert all(retry_delay(n) <= 60 for n in range(1, 100) for _ in range(5))
+    assert retry_delay(2, retry_after=300) == 300

@@ -42,12 +42,13 @@ class PurgeRecorder:
     """What :class:`FakeCloudflareClient` received. Shared by every client built from it."""
 
     calls: list[PurgeCall] = field(default_factory=list)
-    failures: list[BaseException] = field(default_factory=list)
+    failures: list[BaseException | None] = field(default_factory=list)
     zone_name: str = "example.com"
     plan: str = "enterprise"
 
-    def fail_next(self, *errors: BaseException) -> None:
-        """Make the next purge calls raise these errors, in order."""
+    def fail_next(self, *errors: BaseException | None) -> None:
+        """Make the next purge calls raise these errors, in order (``None``: that call
+        succeeds, so ``fail_next(None, error)`` fails the second call)."""
         self.failures.extend(errors)
 
     @property
@@ -97,7 +98,8 @@ class FakeCloudflareClient:
             raise ValueError(f"{len(items)} items in one call; the limit is {self.limit_for(kind)}")
         if self.recorder.failures:
             error = self.recorder.failures.pop(0)
-            raise error
+            if error is not None:
+                raise error
         self.recorder.calls.append(PurgeCall(self.credentials.zone_id, kind, tuple(items)))
         return self.credentials.zone_id
 

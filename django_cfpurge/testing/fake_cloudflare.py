@@ -84,10 +84,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
+
+#: Request headers: a mapping, or the case-insensitive ``Message`` of http.server.
+Headers: TypeAlias = "Mapping[str, str] | Message[str, str]"
 
 logger = logging.getLogger(__name__)
 
@@ -1063,9 +1067,7 @@ class _Engine:
 
     # -- the API -----------------------------------------------------------------------
 
-    def handle_api(
-        self, method: str, target: str, headers: Mapping[str, str], body: bytes
-    ) -> _Reply:
+    def handle_api(self, method: str, target: str, headers: Headers, body: bytes) -> _Reply:
         """Answer one request under ``/client/v4``; record it (without secrets)."""
         now = time.time()
         split = urlsplit(target)
@@ -1135,7 +1137,7 @@ class _Engine:
         self,
         method: str,
         sub: str,
-        headers: Mapping[str, str],
+        headers: Headers,
         body: Any,
         body_error: str | None,
         record: dict[str, Any],
@@ -1214,7 +1216,7 @@ class _Engine:
         return self._purge(zone, body, body_error, credential_id), credential_id
 
     def _authenticate(
-        self, route: str, headers: Mapping[str, str], record: dict[str, Any]
+        self, route: str, headers: Headers, record: dict[str, Any]
     ) -> Token | GlobalKey | _Reply:
         authorization = headers.get("Authorization")
         email = headers.get("X-Auth-Email")
@@ -1405,7 +1407,7 @@ class _Engine:
         if kind == "files":
             # Cloudflare cannot purge /cdn-cgi/ URLs (e.g. image variants): it accepts
             # them but nothing happens.
-            kept = []
+            kept: list[Any] = []
             for item in items:
                 path = urlsplit(_url_of(item)).path
                 (ignored if path.startswith("/cdn-cgi/") else kept).append(item)
@@ -2301,7 +2303,7 @@ class FakeCloudflare:
         self,
         method: str,
         target: str,
-        headers: Mapping[str, str],
+        headers: Headers,
         body: bytes,
         client_ip: str,
     ) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -2362,7 +2364,7 @@ class FakeCloudflare:
         self,
         method: str,
         target: str,
-        headers: Mapping[str, str],
+        headers: Headers,
         body: bytes,
         client_ip: str,
         scheme: str,
@@ -2410,7 +2412,7 @@ class FakeCloudflare:
 
     # -- control API --------------------------------------------------------------------
 
-    def _control(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> _Reply:
+    def _control(self, method: str, target: str, headers: Headers, body: bytes) -> _Reply:
         path = urlsplit(target).path.rstrip("/") or "/"
         sub = path[len(CONTROL_PREFIX) :] or "/"
 

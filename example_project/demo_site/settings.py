@@ -71,9 +71,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'demo.sqlite3'}"
-    )
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'demo.sqlite3'}")
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the Celery worker write to the same file: wait for the lock,
@@ -96,8 +94,6 @@ STATIC_ROOT = DATA_DIR / "static"
 # blocked and private images answer 404 at the origin.
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
-# Uploads big enough for photos; files above 2.5 MB are streamed to a temporary file.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 
 LOGIN_URL = "/admin/login/"
 
@@ -139,15 +135,19 @@ else:
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE = {
-    # Sends purges written while no worker was running, and prunes old log rows.
-    "cfpurge-sweep": {"task": "django_cfpurge.sweep", "schedule": 60.0},
+    # Sends purges written while no worker was running and purges due for a retry, and
+    # prunes old log rows.
+    "cfpurge-sweep": {
+        "task": "django_cfpurge.sweep",
+        "schedule": env.float("SWEEP_SECONDS", default=60.0),
+    },
 }
 
 # -- django-cfpurge ------------------------------------------------------------------------------
 
-#: Base URL of the fake Cloudflare's control routes (for the edge log page). Derived
-#: from CFPURGE_API_URL when not set.
 CFPURGE_API_URL = env.str("CFPURGE_API_URL", default="http://127.0.0.1:8787/client/v4")
+#: The fake Cloudflare, whose /__fake__/purges the edge log page reads. Derived from
+#: CFPURGE_API_URL when not set.
 FAKE_CLOUDFLARE_URL = env.str(
     "FAKE_CLOUDFLARE_URL", default=CFPURGE_API_URL.removesuffix("/client/v4")
 )
@@ -173,5 +173,7 @@ LOGGING = {
     "loggers": {
         "django_cfpurge": {"level": env.str("CFPURGE_LOG_LEVEL", default="INFO")},
         "gallery": {"level": "INFO"},
+        # "No hostname was supplied" on every connection: filesystem:// has no host.
+        **({} if REDIS_URL else {"kombu.connection": {"level": "ERROR"}}),
     },
 }

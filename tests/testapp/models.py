@@ -29,3 +29,21 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class PublicPhoto(Photo):
+    """A proxy: its saves are sent with the proxy as sender."""
+
+    class Meta:
+        proxy = True
+
+
+class Poster(models.Model):
+    """Two file fields: a change must reach both."""
+
+    original = models.FileField(upload_to="posters/")
+    preview = models.FileField(upload_to="posters/previews/", blank=True)
+    is_public = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.original.name

@@ -53,7 +53,14 @@ class Command(BaseCommand):
         drain.add_argument("--no-progress", action="store_true")
         drain.add_argument("--json", action="store_true")
         retry = sub.add_parser("retry", help="Make failed or waiting purges due again.")
-        retry.add_argument("ids", nargs="*", type=int, help="Row ids (default: every failed row).")
+        retry.add_argument(
+            "ids", nargs="*", type=int, help="Row ids (default: every failed row; see --waiting)."
+        )
+        retry.add_argument(
+            "--waiting",
+            action="store_true",
+            help="Also rows waiting for a later attempt (backoff, rate limit, no zone yet).",
+        )
         retry.add_argument("--zone", help="Only this zone's rows.")
         retry.add_argument("--now", action="store_true", help="Drain right away in this process.")
         status = sub.add_parser("status", help="Zones, last tests, waiting and failed purges.")
@@ -245,6 +252,8 @@ class Command(BaseCommand):
         qs = PurgeRequest.objects.all()
         if options.get("ids"):
             qs = qs.filter(pk__in=options["ids"])
+        elif options.get("waiting"):
+            qs = qs.filter(status__in=[Status.FAILED, Status.PENDING])
         else:
             qs = qs.filter(status=Status.FAILED)
         if options.get("zone"):

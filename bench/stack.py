@@ -1,0 +1,330 @@
+"""Benchmark sections with real processes: Celery workers, Redis, PostgreSQL, fake Cloudflare.
+
+d. drain throughput of 1, 2 and 4 workers against the fake's URL rate limit, and 429s;
+e. commit-to-purge latency with an idle worker;
+f. a worker's peak memory while it drains 100,000 pending rows.
+
+Started by ``bench/run.py`` with the ``CFPURGE_IT_*`` variables of
+``tests/integration/settings.py`` pointing at PostgreSQL (database), Redis (broker, and the
+cache that holds the shared rate limiter). The fake Cloudflare API runs in this process.
+Writes its results as JSON::
+
+    python bench/stack.py --result out.json --logs DIR [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import random
+import re
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from common import (
+    HOSTNAMES,
+    ORIGIN,
+    REPO_ROOT,
+    median,
+    percentile,
+    proc_status,
+    setup_django,
+    write_json,
+    zone_settings,
+)
+
+from tests.procs import CELERY_APP, CeleryWorker, integration_env, spawn, wait_for
+
+READY = re.compile(r"\bready\.\s*$", re.MULTILINE)
+SUCCEEDED = re.compile(r"Task django_cfpurge\.drain\[[^\]]+\] succeeded in [\d.]+s: (\{.*\})")
+#: Seconds after the first purge call that count as start-up, not steady state: the
+#: limiter lets a full window (one second's worth of URLs) go at once.
+WARMUP_SECONDS = 1.0
+MODELS = {"testapp.Photo": {"fields": ["image"]}}
+
+
+# -- processes ----------------------------------------------------------------------------------
+
+
+def start_workers(
+    count: int, logs: Path, tag: str, settings_json: str | None = None
+) -> list[CeleryWorker]:
+    """Start ``count`` single-process (solo pool) workers and wait until they are ready."""
+    extra = {"CFPURGE_IT_SETTINGS": settings_json} if settings_json else None
+    workers = []
+    for number in range(1, count + 1):
+        name = f"{tag}{number}"
+        cmd = [
+            sys.executable, "-m", "celery", "-A", CELERY_APP, "worker",
+            "--loglevel=INFO", "-P", "solo", "-n", f"{name}@%h",
+            "--prefetch-multiplier=1",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ]  # fmt: skip
+        process = spawn(
+            cmd,
+            log_path=logs / f"{name}.log",
+            env=integration_env(extra),
+            cwd=REPO_ROOT,
+            name=name,
+        )
+        workers.append(CeleryWorker(process, name))
+    for worker in workers:
+        worker.wait_for_log(READY, timeout=90)
+    return workers
+
+
+def stop_workers(workers: list[CeleryWorker]) -> None:
+    for worker in workers:
+        worker.stop(timeout=15)
+
+
+def drain_reports(worker: CeleryWorker, offset: int) -> list[dict[str, Any]]:
+    """The drain reports a worker logged after ``offset`` characters of its log."""
+    reports = []
+    for match in SUCCEEDED.finditer(worker.log()[offset:]):
+        try:
+            reports.append(ast.literal_eval(match.group(1)))
+        except (ValueError, SyntaxError):
+            continue
+    return reports
+
+
+# -- the outbox ---------------------------------------------------------------------------------
+
+
+def create_rows(count: int, prefix: str) -> float:
+    """``count`` pending rows, one distinct URL each; returns the seconds it took."""
+    from django_cfpurge.models import PurgeRequest
+
+    started = time.monotonic()
+    step = 5000
+    for start in range(0, count, step):
+        PurgeRequest.objects.bulk_create(
+            [
+                PurgeRequest(
+                    source=PurgeRequest.Source.API,
+                    event=PurgeRequest.Event.MANUAL,
+                    targets={"files": [f"{ORIGIN}/media/{prefix}/{i}.jpg"]},
+                    change={"explicit": True},
+                )
+                for i in range(start, min(start + step, count))
+            ]
+        )
+    return time.monotonic() - started
+
+
+def pending() -> int:
+    from django_cfpurge.models import PurgeRequest
+
+    return PurgeRequest.objects.filter(status=PurgeRequest.Status.PENDING).count()
+
+
+def send_drains(count: int) -> None:
+    from django_cfpurge.tasks import drain_outbox
+
+    for _ in range(count):
+        drain_outbox.apply_async(retry=False)
+
+
+def reset_fake(fake: Any) -> None:
+    """Forget the fake's records and buckets, and the shared limiter's counters."""
+    from django.core.cache import caches
+
+    fake.reset()
+    caches["default"].clear()
+
+
+# -- d. throughput ------------------------------------------------------------------------------
+
+
+def throughput_run(
+    fake: Any, workers: list[CeleryWorker], active: int, rows: int, limit: float
+) -> dict[str, Any]:
+    """Drain ``rows`` one-URL rows with ``active`` drain tasks (one per worker)."""
+    reset_fake(fake)
+    prefix = f"d{active}-{uuid.uuid4().hex[:6]}"
+    offsets = [len(w.log()) for w in workers]
+    create_rows(rows, prefix)
+    send_drains(active)
+    timeout = rows / (limit * 0.5) + 60
+    wait_for(lambda: pending() == 0, timeout=timeout, interval=0.2, description="the drain")
+    time.sleep(0.5)  # the last rows are marked done after their call
+    purges = fake.purges(kind="files")
+    calls = fake.requests(route="purge")
+    first, last = purges[0]["timestamp"], purges[-1]["timestamp"]
+    steady_from = first + WARMUP_SECONDS
+    steady = [p for p in purges if p["timestamp"] > steady_from]
+    steady_urls = sum(len(p["items"]) for p in steady)
+    steady_seconds = last - steady_from
+    urls = sum(len(p["items"]) for p in purges)
+    refused = [c for c in calls if c["status"] == 429]
+    shares = [
+        sum(r.get("claimed", 0) for r in drain_reports(w, offset))
+        for w, offset in zip(workers, offsets, strict=True)
+    ]
+    steady_rate = steady_urls / steady_seconds if steady_seconds > 0 else float("nan")
+    return {
+        "workers": active,
+        "rows": rows,
+        "urls_purged": urls,
+        "distinct_urls": len({u for p in purges for u in p["items"]}),
+        "calls": len(calls),
+        "seconds": last - first,
+        "overall_rate": urls / (last - first) if last > first else float("nan"),
+        "steady_rate": steady_rate,
+        "steady_fraction": steady_rate / limit,
+        "http_429": len(refused),
+        "http_429_steady": sum(1 for c in refused if c["timestamp"] > steady_from),
+        "rows_per_worker": [s for s in shares if s],
+    }
+
+
+# -- e. latency ---------------------------------------------------------------------------------
+
+
+def latency(fake: Any, samples: int) -> dict[str, Any]:
+    """Commit one registered change at a time, each when the worker is idle; time to purge."""
+    from django.db import transaction
+
+    from django_cfpurge.conf import get_float
+    from tests.testapp.models import Photo
+
+    reset_fake(fake)
+    prefix = uuid.uuid4().hex[:8]
+    committed: dict[str, float] = {}
+    rng = random.Random(1)
+    window = get_float("COALESCE_SECONDS")
+    for index in range(samples):
+        # Longer than the window and a drain, so each commit finds the worker idle.
+        time.sleep(window + rng.uniform(0.4, 0.9))
+        name = f"photos/lat-{prefix}-{index}.jpg"
+        url = f"{ORIGIN}/media/{name}"
+        with transaction.atomic():
+            # Registered first: runs right after COMMIT, before the package's dispatch.
+            transaction.on_commit(lambda url=url: committed.__setitem__(url, time.time()))
+            Photo.objects.create(image=name)
+
+    def all_purged() -> bool:
+        return set(committed) <= set(fake.purged_urls())
+
+    wait_for(all_purged, timeout=60, interval=0.2, description="the latency purges")
+    received: dict[str, float] = {}
+    for purge in fake.purges(kind="files"):
+        for item in purge["items"]:
+            received.setdefault(item, purge["timestamp"])
+    delays = [received[url] - at for url, at in committed.items()]
+    return {
+        "samples": len(delays),
+        "coalesce_seconds": window,
+        "p50": percentile(delays, 50),
+        "p99": percentile(delays, 99),
+        "min": min(delays),
+        "max": max(delays),
+        "median": median(delays),
+        "target": window + 0.25,
+    }
+
+
+# -- f. memory ----------------------------------------------------------------------------------
+
+
+def memory(fake: Any, rows: int, logs: Path) -> dict[str, Any]:
+    """One fresh worker drains ``rows`` pending rows; its peak RSS (VmHWM) before and after."""
+    import json
+
+    from django_cfpurge.testing.fake_cloudflare import DEFAULT_ZONE_ID
+
+    reset_fake(fake)
+    # Enterprise (3,000 URLs/s, 500 URLs per call): the worker, not the limit, sets the pace.
+    fake.add_zone("example.com", id=DEFAULT_ZONE_ID, plan="enterprise", hostnames=HOSTNAMES)
+    settings_json = json.dumps(
+        {
+            "CFPURGE": zone_settings(
+                API_URL=fake.api_url, PLAN="enterprise", MAX_ITEMS_PER_REQUEST=500, MODELS=MODELS
+            )
+        }
+    )
+    workers = start_workers(1, logs, "mem", settings_json)
+    try:
+        worker = workers[0]
+        time.sleep(1.0)
+        idle = proc_status(worker.pid)
+        seconds_to_create = create_rows(rows, f"f-{uuid.uuid4().hex[:6]}")
+        started = time.monotonic()
+        send_drains(1)
+        rss_seen = 0
+
+        def drained() -> bool:
+            nonlocal rss_seen
+            rss_seen = max(rss_seen, proc_status(worker.pid).get("VmRSS", 0))
+            return pending() == 0
+
+        wait_for(drained, timeout=rows / 200 + 60, interval=0.5, description="the drain")
+        seconds = time.monotonic() - started
+        after = proc_status(worker.pid)
+    finally:
+        stop_workers(workers)
+    calls = fake.requests(route="purge")
+    return {
+        "rows": rows,
+        "create_seconds": seconds_to_create,
+        "drain_seconds": seconds,
+        "rows_per_second": rows / seconds,
+        "calls": len(calls),
+        "idle_rss_mb": idle.get("VmRSS", 0) / 1024,
+        "idle_hwm_mb": idle.get("VmHWM", 0) / 1024,
+        "max_rss_seen_mb": rss_seen / 1024,
+        "peak_mb": after.get("VmHWM", 0) / 1024,
+    }
+
+
+# -- main ---------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--result", required=True)
+    parser.add_argument("--logs", required=True)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    logs = Path(args.logs)
+
+    from django_cfpurge.testing.fake_cloudflare import PURGE_RATE_LIMITS, FakeCloudflare
+
+    # The free plan has the lowest URL limit (800 URLs/s): the one a few workers can fill.
+    # Speed stays 1: the fake then enforces the same limit the package's limiter assumes.
+    plan = "free"
+    fake = FakeCloudflare().start()
+    os.environ["CFPURGE_IT_API_URL"] = fake.api_url
+    setup_django(zone_settings(MODELS=MODELS))
+    limit = PURGE_RATE_LIMITS[plan].urls_per_second
+    from django_cfpurge.ratelimit import RateLimiter
+
+    results: dict[str, Any] = {
+        "plan": plan,
+        "limit_urls_per_second": limit,
+        "limiter_safety": RateLimiter().safety,
+    }
+    try:
+        rows = 600 if args.quick else 12_000
+        workers = start_workers(4, logs, "drain")
+        try:
+            results["d"] = [
+                throughput_run(fake, workers, active, rows, limit) for active in (1, 2, 4)
+            ]
+            stop_workers(workers[1:])
+            results["e"] = latency(fake, 2 if args.quick else 30)
+        finally:
+            stop_workers(workers)
+        results["f"] = memory(fake, 2000 if args.quick else 100_000, logs)
+    finally:
+        fake.stop()
+    write_json(args.result, results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The demo image host: folders, images, public galleries and the edge log."""
