@@ -63,6 +63,9 @@ DEFAULTS: dict[str, Any] = {
     "PROBE_PATH": "/__cfpurge_probe",
     # Django cache alias that holds the shared rate limiter (use Redis in production).
     "RATE_LIMIT_CACHE": "default",
+    # Fraction of the plan's purge rate the workers use together in the long run; the
+    # rest is left for purges the limiter cannot see (dashboard, other tools).
+    "RATE_LIMIT_SAFETY": 0.95,
     # Celery queue for the purge tasks (None: Celery's default queue).
     "TASK_QUEUE": None,
     # Seconds a process stops publishing drain tasks after the broker could not be

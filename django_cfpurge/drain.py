@@ -158,40 +158,67 @@ class Drainer:
         self.report = DrainReport()
         # Set when the rate limiter's cache fails: the rest of the run would fail too.
         self._halted = False
+        # Rows resolved in the current pass, saved together before sending.
+        self._resolved: list[PurgeRequest] = []
+        # Whether this pass keeps back partly filled calls, and the rows kept back.
+        self._hold_partial = False
+        self._carried: list[PurgeRequest] = []
 
     # -- passes ---------------------------------------------------------------------
     def run(self, *, ids: list[int] | None = None, max_passes: int | None = None) -> DrainReport:
-        """Claim and process due rows until none is left (or ``max_passes``)."""
+        """Claim and process due rows until none is left (or ``max_passes``).
+
+        While more rows are due, a pass keeps the last, partly filled API call of each
+        kind for the next pass to fill (its rows stay claimed), so that N URLs cost
+        ⌈N / batch⌉ calls however the passes cut them.
+        """
+        carried: list[PurgeRequest] = []
+        token = ""
         while max_passes is None or self.report.passes < max_passes:
             claim = outbox.claim_due(ids=ids)
-            if not claim.rows:
+            if not claim.rows and not carried:
                 break
             self.report.passes += 1
             self.report.claimed += len(claim.rows)
-            self.process(claim)
-            if self._halted:
+            if carried:
+                outbox.transfer_claim(carried, claim.token)
+                claim.rows = carried + claim.rows
+            token = claim.token
+            carried = self.process(claim, hold_partial=claim.full)
+            if self._halted or not claim.rows:
                 break
+        if carried:
+            # No more passes: send what was kept back.
+            self.process(outbox.Claim(token=token, rows=carried), hold_partial=False)
         return self.report
 
-    def process(self, claim: outbox.Claim) -> None:
-        """Process one claimed batch; every row ends in a recorded state."""
+    def process(self, claim: outbox.Claim, *, hold_partial: bool = False) -> list[PurgeRequest]:
+        """Process one claimed batch; every row ends in a recorded state, except, with
+        ``hold_partial``, the rows returned: their items fill less than one API call,
+        they stay claimed, and the caller processes them again with its next claim."""
+        self._carried = []
+        self._hold_partial = hold_partial
         rows, token = claim.rows, claim.token
         if not get_setting("ENABLED"):
             self._wait(rows, token, outbox.ERROR_DISABLED, DISABLED_MESSAGE)
-            return
+            return []
         zones = active_zones()
         if not zones:
             self._wait(rows, token, outbox.ERROR_UNCONFIGURED, UNCONFIGURED_MESSAGE)
-            return
+            return []
         self._learn_zone_names(zones)
         router = ZoneRouter(zones)
         by_zone: dict[int, list[PurgeRequest]] = defaultdict(list)
         zone_objects: dict[int, CloudflareZone] = {}
+        self._resolved = []
         for row in list(rows):
             for part in self._resolve(row, token, router):
                 if part.zone is not None:
                     by_zone[part.zone.pk].append(part)
                     zone_objects[part.zone.pk] = part.zone
+        # One statement for the pass, before anything is sent: a retry reuses it.
+        outbox.save_resolutions(self._resolved)
+        self._resolved = []
         for zone_pk, zone_rows in by_zone.items():
             zone = zone_objects[zone_pk]
             try:
@@ -203,6 +230,8 @@ class Drainer:
                 )
             if self.progress:
                 self.progress(self.report.done + self.report.failed, self.report.claimed)
+        carried, self._carried = self._carried, []
+        return carried
 
     def _learn_zone_names(self, zones: list[CloudflareZone]) -> None:
         """Ask Cloudflare for the name (and plan) of zones that have no hostnames yet.
@@ -283,15 +312,15 @@ class Drainer:
             row.last_error = (
                 skipped[0]["reason"] if skipped else "Nothing to purge for this change."
             )
-            outbox.save_resolution(row)
-            PurgeRequest.objects.filter(pk=row.pk).update(claimed_until=None)
+            row.claimed_until = None
+            self._resolved.append(row)
             self.report.skipped += 1
             return []
         parts = []
         zone_pks = list(per_zone)
         row.zone = zones[zone_pks[0]]
         row.targets = per_zone[zone_pks[0]]
-        outbox.save_resolution(row)
+        self._resolved.append(row)
         parts.append(row)
         extra = []
         for zone_pk in zone_pks[1:]:
@@ -376,10 +405,14 @@ class Drainer:
         ids: list[str] = []
         calls = 0
         sent: dict[str, list[Any]] = defaultdict(list)
+        held = False
         for kind in KINDS:
             items = order.get(kind, [])
             size = client.limit_for(kind) if kind != "everything" else 1
             batches = [[]] if kind == "everything" and items else _chunks(items, size)
+            if self._hold_partial and kind != "everything" and batches and len(batches[-1]) < size:
+                batches.pop()  # filled up by the next pass's rows
+                held = True
             for chunk in batches:
                 cost = len(chunk) if kind == "files" else 1
                 try:
@@ -449,6 +482,10 @@ class Drainer:
                         calls_per_row[row.pk] += 1
                         pending_items[row.pk] -= done_keys
         self._finish_done(zone, rows, pending_items, token, calls_per_row, ids, sent)
+        if held:
+            kept = [r for r in rows if pending_items[r.pk]]
+            self._keep_progress(kept, pending_items, all_items, token)
+            self._carried += kept
         if ids:
             # Cloudflare answers again: rows that ran out of attempts in an outage get
             # another go (in this drain's next pass).

@@ -187,14 +187,44 @@ def _claimable(now: Any) -> Q:
 
 @dataclass
 class Claim:
-    """Rows claimed by one drain pass, and the token that proves the claim."""
+    """Rows claimed by one drain pass, and the token that proves the claim.
+
+    :ivar full: the claim took a whole ``CLAIM_BATCH_SIZE``: more rows are probably due.
+    """
 
     token: str
     rows: list[PurgeRequest]
+    full: bool = False
+
+
+_MODEL_SOURCE = PurgeRequest.Source.MODEL
+
+#: How far past ``CLAIM_BATCH_SIZE`` a claim looks for more rows of the same objects,
+#: in batches: a burst of saves of the same objects is purged once, not once per pass.
+CLAIM_LOOKAHEAD = 4
+
+
+def _choose(candidates: list[tuple[int, str, str, str]], limit: int) -> list[int]:
+    """The first ``limit`` candidates, plus later ones that change the same objects."""
+    first = candidates[:limit]
+    chosen = [pk for pk, _source, _label, _object_pk in first]
+    objects = {
+        (label, object_pk)
+        for _pk, source, label, object_pk in first
+        if source == _MODEL_SOURCE and object_pk
+    }
+    if objects:
+        chosen += [
+            pk
+            for pk, source, label, object_pk in candidates[limit:]
+            if source == _MODEL_SOURCE and (label, object_pk) in objects
+        ]
+    return chosen
 
 
 def claim_due(limit: int | None = None, *, ids: Iterable[int] | None = None) -> Claim:
-    """Claim up to ``limit`` due rows (or exactly ``ids``, if due) for this worker."""
+    """Claim up to ``limit`` due rows (or exactly ``ids``, if due) for this worker, and
+    the due rows of the same objects among the next ``CLAIM_LOOKAHEAD`` batches."""
     alias = _alias()
     limit = limit or get_int("CLAIM_BATCH_SIZE", minimum=1)
     now = timezone.now()
@@ -208,7 +238,14 @@ def claim_due(limit: int | None = None, *, ids: Iterable[int] | None = None) -> 
 
         if connections[alias].features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True)
-        chosen = list(qs.order_by("next_attempt_at", "id").values_list("id", flat=True)[:limit])
+        window = limit * (1 + CLAIM_LOOKAHEAD)
+        candidates = list(
+            qs.order_by("next_attempt_at", "id").values_list(
+                "id", "source", "model_label", "object_pk"
+            )[:window]
+        )
+        full = len(candidates) >= limit
+        chosen = _choose(candidates, limit)
         if chosen:
             # Re-check claimability: on databases without row locks (SQLite) another
             # worker may have taken some of these rows since the SELECT.
@@ -221,7 +258,21 @@ def claim_due(limit: int | None = None, *, ids: Iterable[int] | None = None) -> 
         .select_related("zone")
         .order_by("id")
     )
-    return Claim(token=token, rows=rows)
+    return Claim(token=token, rows=rows, full=full)
+
+
+def transfer_claim(rows: list[PurgeRequest], token: str) -> None:
+    """Move rows held by an earlier claim of this drain to ``token`` (a new lease)."""
+    if not rows:
+        return
+    lease = timedelta(seconds=get_float("CLAIM_LEASE_SECONDS", minimum=1))
+    until = timezone.now() + lease
+    PurgeRequest.objects.using(_alias()).filter(id__in=[r.pk for r in rows]).update(
+        claim_token=token, claimed_until=until
+    )
+    for row in rows:
+        row.claim_token = token
+        row.claimed_until = until
 
 
 def _owned(rows: Iterable[PurgeRequest], token: str) -> models.QuerySet[PurgeRequest]:
@@ -230,18 +281,32 @@ def _owned(rows: Iterable[PurgeRequest], token: str) -> models.QuerySet[PurgeReq
     )
 
 
+_RESOLUTION_FIELDS = [
+    "targets",
+    "resolved",
+    "zone",
+    "skipped_targets",
+    "status",
+    "last_error",
+    "error_kind",
+    "done_at",
+    "claimed_until",
+]
+
+
+def save_resolutions(rows: list[PurgeRequest]) -> None:
+    """Persist what resolving rows produced (targets, zone, skipped targets, and the
+    outcome of rows with nothing to send), in one statement per 250 rows."""
+    if not rows:
+        return
+    for row in rows:
+        row.resolved = True
+    PurgeRequest.objects.using(_alias()).bulk_update(rows, _RESOLUTION_FIELDS, batch_size=250)
+
+
 def save_resolution(row: PurgeRequest) -> None:
-    """Persist what resolving a row produced (targets, zone, skipped targets)."""
-    PurgeRequest.objects.using(_alias()).filter(pk=row.pk).update(
-        targets=row.targets,
-        resolved=True,
-        zone=row.zone,
-        skipped_targets=row.skipped_targets,
-        status=row.status,
-        last_error=row.last_error,
-        error_kind=row.error_kind,
-        done_at=row.done_at,
-    )
+    """Persist what resolving one row produced (see :func:`save_resolutions`)."""
+    save_resolutions([row])
 
 
 def mark_done(

@@ -68,7 +68,7 @@ from dataclasses import dataclass
 
 from django.core.cache import BaseCache, caches
 
-from .conf import get_setting
+from .conf import get_float, get_setting
 from .exceptions import CfPurgeError
 
 logger = logging.getLogger(__name__)
@@ -244,7 +244,8 @@ class RateLimiter:
         wall clocks do closely enough.
     :param sleep: used by :meth:`acquire` to wait.
     :param safety: the fraction of Cloudflare's long-run rate to use, in
-        ``(0, 1]``. See the module documentation for why it is below 1.
+        ``(0, 1]``; default ``CFPURGE["RATE_LIMIT_SAFETY"]`` (0.95). See the module
+        documentation for why it is below 1.
     :raises ValueError: ``safety`` is out of range.
     """
 
@@ -254,8 +255,10 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
-        safety: float = 0.9,
+        safety: float | None = None,
     ) -> None:
+        if safety is None:
+            safety = get_float("RATE_LIMIT_SAFETY")
         if not 0.0 < safety <= 1.0:
             raise ValueError(f"safety must be in (0, 1], not {safety!r}.")
         self.cache_alias: str = (

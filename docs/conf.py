@@ -24,7 +24,10 @@ release = _version_match.group(1)
 version = ".".join(release.split(".")[:2])
 
 # The build stays offline: no intersphinx.
-extensions = ["sphinx.ext.autodoc"]
+extensions = ["sphinx.ext.autodoc", "myst_parser"]
+# benchmarks.md is written by bench/run.py in Markdown.
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+myst_heading_anchors = 2
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 

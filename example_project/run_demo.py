@@ -220,9 +220,14 @@ class Demo:
                 # Purged URLs are those visitors use: the edge's, never the origin's.
                 "CFPURGE_BASE_URLS": self.site,
                 "FAKE_CLOUDFLARE_URL": self.fake,
+                # A real account's legacy key or Account ID must not mix with the fake's token.
+                "CFPURGE_EMAIL": "",
+                "CFPURGE_API_KEY": "",
+                "CFPURGE_ACCOUNT_ID": "",
             }
         )
-        # Retries wait for the periodic sweep: make it frequent enough to watch one happen.
+        # The sweep sends what was written while no worker ran; retries have their own
+        # follow-up drains. Frequent, so that the demo shows it.
         env.setdefault("SWEEP_SECONDS", "10")
         self.env = env
 

@@ -44,7 +44,9 @@ TEMPLATES = [
     }
 ]
 
-# A real PostgreSQL is used when the session fixture exports CFPURGE_TEST_DATABASE_URL.
+# Unit tests run on in-memory SQLite; CFPURGE_TEST_DATABASE_URL=postgres://… runs them on
+# another database. The integration tests (tests/integration/) always start their own
+# throwaway PostgreSQL cluster.
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 if os.environ.get("CFPURGE_TEST_DATABASE_URL"):
     import environ

@@ -472,3 +472,33 @@ def test_retry_delay_grows_with_jitter_and_never_passes_the_cap(settings):
     assert 16.0 <= retry_delay(3) <= 24.0
     assert all(retry_delay(n) <= 60 for n in range(1, 100) for _ in range(5))
     assert retry_delay(2, retry_after=300) == 300
+
+
+def test_passes_fill_each_call_before_sending_a_partial_one(cf, settings):
+    settings.CFPURGE = {"BASE_URLS": [BASE], "CLAIM_BATCH_SIZE": 40}
+    urls = [f"{BASE}/r{i:03}.jpg" for i in range(80)]
+    rows = [api.purge_urls([u]) for u in urls]
+    report = drain()
+    assert report.passes == 3
+    assert [len(c.items) for c in cf.calls] == [30, 30, 20]  # ⌈80 / 30⌉, not 2 + 2
+    assert sorted(cf.urls) == urls
+    assert PurgeRequest.objects.filter(pk__in=[r.pk for r in rows], status="done").count() == 80
+    assert not PurgeRequest.objects.filter(claimed_until__isnull=False).exists()
+
+
+def test_a_burst_on_the_same_objects_is_claimed_together(photos, cf, settings):
+    settings.CFPURGE = {"BASE_URLS": [BASE], "CLAIM_BATCH_SIZE": 20}
+    objects = [upload(f"p{i}.jpg") for i in range(10)]
+    drain()
+    cf.clear()
+    for round_ in range(10):
+        for photo in objects:
+            photo.is_public = bool(round_ % 2)
+            photo.save()
+    assert PurgeRequest.objects.filter(status="pending").count() == 100
+    report = drain()
+    # 20 rows claimed, with the other 80 rows of the same objects: every URL once.
+    assert report.claimed == 100 and report.api_calls == 1
+    file_urls = [u for u in cf.urls if "/media/" in u]
+    assert sorted(file_urls) == sorted(url(p.image.name) for p in objects)
+    assert PurgeRequest.objects.filter(status="done").count() == 110

@@ -75,7 +75,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def limiter(alias: str, clock: FakeClock) -> RateLimiter:
-    return RateLimiter(alias, clock=clock, sleep=clock.sleep)
+    return RateLimiter(alias, clock=clock, sleep=clock.sleep, safety=0.9)
 
 
 def max_in_any_span(grants: list[tuple[float, int]], span: float) -> int:
@@ -382,8 +382,8 @@ def test_penalize_blocks_every_kind_until_the_deadline(
 
 
 def test_penalize_is_seen_by_every_limiter_on_the_cache(alias: str, clock: FakeClock) -> None:
-    worker_a = RateLimiter(alias, clock=clock, sleep=clock.sleep)
-    worker_b = RateLimiter(alias, clock=clock, sleep=clock.sleep)
+    worker_a = RateLimiter(alias, clock=clock, sleep=clock.sleep, safety=0.9)
+    worker_b = RateLimiter(alias, clock=clock, sleep=clock.sleep, safety=0.9)
     worker_a.penalize(ACCOUNT, 12)
     assert worker_b.acquire(ACCOUNT, "files", 30, "pro") == pytest.approx(12.0, rel=0.11)
     assert clock.now >= START + 12
@@ -413,7 +413,7 @@ def test_penalize_caps_absurd_values(limiter: RateLimiter) -> None:
 
 def test_two_workers_sharing_a_cache_stay_under_the_limit(alias: str, clock: FakeClock) -> None:
     """Two limiters on one cache, interleaved as two worker processes would be."""
-    workers = [RateLimiter(alias, clock=clock, sleep=clock.sleep) for _ in range(2)]
+    workers = [RateLimiter(alias, clock=clock, sleep=clock.sleep, safety=0.9) for _ in range(2)]
     rng = random.Random(2)
     grants: list[tuple[float, int]] = []
     granted_by: set[int] = set()
@@ -479,3 +479,10 @@ def test_cache_keys_are_namespaced_and_hide_odd_buckets(limiter: RateLimiter, al
     assert all(":cfpurge:rl:" in key for key in keys)
     assert sum(ACCOUNT in key for key in keys) == 1
     assert not any("token" in key or " " in key for key in keys)
+
+
+def test_safety_comes_from_settings_by_default() -> None:
+    assert RateLimiter().safety == 0.95
+    with override_settings(CFPURGE={"RATE_LIMIT_SAFETY": 0.8}):
+        assert RateLimiter().safety == 0.8
+        assert RateLimiter(safety=0.5).safety == 0.5

@@ -156,6 +156,11 @@ CFPURGE: dict[str, Any] = {
     "API_URL": CFPURGE_API_URL,
     "ZONE_ID": env.str("CFPURGE_ZONE_ID", default=""),
     "API_TOKEN": env.str("CFPURGE_API_TOKEN", default=""),
+    # Legacy alternative to the token (not recommended): account email + Global API Key.
+    "EMAIL": env.str("CFPURGE_EMAIL", default=""),
+    "API_KEY": env.str("CFPURGE_API_KEY", default=""),
+    # Needed only for account-owned tokens (cfat_…).
+    "ACCOUNT_ID": env.str("CFPURGE_ACCOUNT_ID", default=""),
     "ZONE_NAME": env.str("CFPURGE_ZONE_NAME", default="demo"),
     "HOSTNAMES": env.list("CFPURGE_HOSTNAMES", default=["localhost", "127.0.0.1"]),
     "PLAN": env.str("CFPURGE_PLAN", default="free"),
