@@ -16,8 +16,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 if TYPE_CHECKING:  # pragma: no cover
     from django.utils.functional import _StrOrPromise as StrOrPromise
@@ -81,14 +81,14 @@ class CloudflareZoneAdmin(admin.ModelAdmin):
         fieldsets += [
             (None, {"fields": ("name", "enabled")}),
             (
-                _("Cloudflare zone"),
+                gettext("Cloudflare zone"),
                 {"fields": ("zone_id", "account_id", "hostnames", "plan")},
             ),
             (
-                _("Credentials"),
+                gettext("Credentials"),
                 {
                     "fields": ("auth_kind", "api_token", "email", "api_key"),
-                    "description": _(
+                    "description": gettext(
                         "Recommended: an API token with only Zone → Cache Purge → Purge on this "
                         "zone. Stored values are never shown again."
                     ),
@@ -98,7 +98,7 @@ class CloudflareZoneAdmin(admin.ModelAdmin):
         if obj is not None:
             fieldsets.append(
                 (
-                    _("Last Test connection"),
+                    gettext("Last Test connection"),
                     {"fields": ("test_result", "token_expiry", "cf_zone_name", "cf_zone_status")},
                 )
             )
@@ -119,7 +119,7 @@ class CloudflareZoneAdmin(admin.ModelAdmin):
     def environment_note(self, obj: CloudflareZone) -> StrOrPromise:
         return format_html(
             "<strong>{}</strong>",
-            _(
+            gettext(
                 "This zone is set by the environment (settings): its IDs and credentials are "
                 "read-only here. Change them in the environment and restart."
             ),
@@ -127,33 +127,40 @@ class CloudflareZoneAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("source"))
     def source(self, obj: CloudflareZone) -> StrOrPromise:
-        return _("set by the environment") if obj.from_settings else _("admin")
+        return gettext("set by the environment") if obj.from_settings else gettext("admin")
 
     @admin.display(description=_("last test"))
     def test_status(self, obj: CloudflareZone) -> StrOrPromise:
         if obj.last_test_at is None:
-            return _("never tested")
+            return gettext("never tested")
         icon = "✔" if obj.last_test_ok else "✘"
         failed = [s for s in obj.last_test_steps if s.get("status") == "error"]
-        text = failed[0]["message"] if failed else _("passed")
+        text = failed[0]["message"] if failed else gettext("passed")
         return format_html("{} {}", icon, text)
 
     @admin.display(description=_("token expires"))
     def token_expiry(self, obj: CloudflareZone) -> StrOrPromise:
         if obj.token_expires_on is None:
-            return "—" if obj.last_test_at is None or obj.auth_kind != "token" else _("no expiry")
+            if obj.last_test_at is None or obj.auth_kind != "token":
+                return "—"
+            return gettext("no expiry")
         now = timezone.now()
         date = f"{timezone.localtime(obj.token_expires_on):%Y-%m-%d}"
         if obj.token_expires_on <= now:
-            return format_html('<strong class="errornote">{} {}</strong>', _("expired on"), date)
+            return format_html(
+                '<strong class="errornote">{}</strong>',
+                gettext("expired on %(date)s") % {"date": date},
+            )
         if obj.token_expires_on <= now + timedelta(days=EXPIRY_WARNING_DAYS):
-            return format_html("<strong>⚠ {} {}</strong>", _("expires soon:"), date)
+            return format_html(
+                "<strong>⚠ {}</strong>", gettext("expires soon: %(date)s") % {"date": date}
+            )
         return date
 
     @admin.display(description=_("result"))
     def test_result(self, obj: CloudflareZone) -> StrOrPromise:
         if not obj.last_test_steps:
-            return _("Not tested yet. Save, then click “Test connection”.")
+            return gettext("Not tested yet. Save, then click “Test connection”.")
         when = timezone.localtime(obj.last_test_at) if obj.last_test_at else None
         items = format_html_join(
             "",
@@ -164,9 +171,9 @@ class CloudflareZoneAdmin(admin.ModelAdmin):
             ),
         )
         return format_html(
-            '<p>{} {}</p><ul class="cfpurge-steps">{}</ul>',
-            _("Tested"),
-            f"{when:%Y-%m-%d %H:%M}" if when else "",
+            '<p>{}</p><ul class="cfpurge-steps">{}</ul>',
+            # Translators: %(when)s is the date and time of the last Test connection.
+            gettext("Tested %(when)s") % {"when": f"{when:%Y-%m-%d %H:%M}" if when else ""},
             items,
         )
 
@@ -176,14 +183,15 @@ class CloudflareZoneAdmin(admin.ModelAdmin):
         if report.ok:
             self.message_user(
                 request,
-                _("Zone %(zone)s: %(summary)s") % {"zone": zone.name, "summary": report.summary()},
+                gettext("Zone %(zone)s: %(summary)s")
+                % {"zone": zone.name, "summary": report.summary()},
                 messages.SUCCESS,
             )
         else:
             for step in report.failures:
                 self.message_user(
                     request,
-                    _("Zone %(zone)s — %(step)s: %(message)s")
+                    gettext("Zone %(zone)s — %(step)s: %(message)s")
                     % {"zone": zone.name, "step": step.label, "message": step.message},
                     messages.ERROR,
                 )
@@ -233,7 +241,8 @@ class ZoneFilter(admin.SimpleListFilter):
     parameter_name = "zone"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
-        return [(z.pk, z.name) for z in CloudflareZone.objects.all()] + [("none", _("no zone"))]
+        zones = [(z.pk, z.name) for z in CloudflareZone.objects.all()]
+        return [*zones, ("none", gettext("no zone"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[PurgeRequest]) -> Any:
         value = self.value()
@@ -317,7 +326,7 @@ class PurgeRequestAdmin(admin.ModelAdmin):
     def targets_short(self, obj: PurgeRequest) -> StrOrPromise:
         flat = obj.all_targets()
         if not flat:
-            return "—" if obj.resolved else _("(resolved when sent)")
+            return "—" if obj.resolved else gettext("(resolved when sent)")
         more = f" (+{len(flat) - 3})" if len(flat) > 3 else ""
         return ", ".join(flat[:3]) + more
 
@@ -331,11 +340,11 @@ class PurgeRequestAdmin(admin.ModelAdmin):
         self.message_user(
             request,
             ngettext(
-                "%d purge request will be sent again.",
-                "%d purge requests will be sent again.",
+                "%(count)d purge request will be sent again.",
+                "%(count)d purge requests will be sent again.",
                 count,
             )
-            % count,
+            % {"count": count},
             messages.SUCCESS,
         )
 
@@ -346,7 +355,8 @@ class PurgeRequestAdmin(admin.ModelAdmin):
         )
         self.message_user(
             request,
-            ngettext("%d purge request ignored.", "%d purge requests ignored.", count) % count,
+            ngettext("%(count)d purge request ignored.", "%(count)d purge requests ignored.", count)
+            % {"count": count},
             messages.SUCCESS,
         )
 
@@ -378,7 +388,7 @@ class PurgeRequestAdmin(admin.ModelAdmin):
         form = ManualPurgeForm(request.POST or None)
         context = {
             **self.admin_site.each_context(request),
-            "title": _("Purge the Cloudflare cache"),
+            "title": gettext("Purge the Cloudflare cache"),
             "opts": self.opts,
             "form": form,
             "confirm": False,
@@ -399,9 +409,12 @@ class PurgeRequestAdmin(admin.ModelAdmin):
                 ):
                     messages.error(
                         request,
-                        _(
+                        ngettext(
+                            "Everything was purged less than %(s)d second ago; "
+                            "wait before purging again.",
                             "Everything was purged less than %(s)d seconds ago; "
-                            "wait before purging again."
+                            "wait before purging again.",
+                            PURGE_EVERYTHING_COOLDOWN,
                         )
                         % {"s": PURGE_EVERYTHING_COOLDOWN},
                     )
@@ -430,7 +443,8 @@ class PurgeRequestAdmin(admin.ModelAdmin):
                 )
             messages.success(
                 request,
-                _("Purge request #%(id)s recorded; it is sent within seconds.") % {"id": row.pk},
+                gettext("Purge request #%(id)s recorded; it is sent within seconds.")
+                % {"id": row.pk},
             )
             return HttpResponseRedirect(
                 reverse("admin:django_cfpurge_purgerequest_change", args=[row.pk])

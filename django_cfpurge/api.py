@@ -12,6 +12,7 @@ from contextlib import ContextDecorator
 from typing import Any, TypeVar
 
 from django.db import models
+from django.utils.translation import gettext
 
 from . import outbox
 from .exceptions import CfPurgeError, NotRegistered
@@ -34,8 +35,11 @@ def _zone(zone: CloudflareZone | str | None) -> CloudflareZone | None:
     try:
         return CloudflareZone.objects.get(name=zone)
     except CloudflareZone.DoesNotExist:
-        names = ", ".join(CloudflareZone.objects.values_list("name", flat=True)) or "none"
-        raise CfPurgeError(f"No Cloudflare zone named “{zone}” (zones: {names}).") from None
+        names = ", ".join(CloudflareZone.objects.values_list("name", flat=True))
+        raise CfPurgeError(
+            gettext("No Cloudflare zone named “%(zone)s” (zones: %(names)s).")
+            % {"zone": zone, "names": names or gettext("none")}
+        ) from None
 
 
 def _explicit(
@@ -48,7 +52,10 @@ def _explicit(
     source: str,
 ) -> PurgeRequest:
     if kind != "everything" and not items:
-        raise ValueError(f"Nothing to purge: give at least one item for {kind}.")
+        raise ValueError(
+            # Translators: %(kind)s is files, tags, prefixes or hosts, as in the API.
+            gettext("Nothing to purge: give at least one item for %(kind)s.") % {"kind": kind}
+        )
     row = outbox.create_target_row({kind: items}, zone=_zone(zone), source=source, user=user)
     if now:
         from .drain import drain
@@ -137,8 +144,11 @@ def purge_queryset(queryset: models.QuerySet[Any], *, event: str = PurgeRequest.
     registration = registry.get(queryset.model)
     if registration is None:
         raise NotRegistered(
-            f"{queryset.model._meta.label} is not registered with django-cfpurge; "
-            "register it before calling purge_queryset()."
+            gettext(
+                "%(model)s is not registered with django-cfpurge; register it before calling "
+                "purge_queryset()."
+            )
+            % {"model": queryset.model._meta.label}
         )
     written = 0
     batch: list[PurgeRequest] = []

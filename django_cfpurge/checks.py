@@ -31,6 +31,7 @@ from django.conf import settings
 from django.core import checks
 from django.db import DatabaseError
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from .conf import SETTING_NAME, get_setting, unknown_keys, user_settings
 from .exceptions import CfPurgeConfigurationError, InvalidCredentials
@@ -54,21 +55,28 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     try:
         user_settings()
     except CfPurgeConfigurationError as err:
-        return [_error(str(err), "Set CFPURGE = {...} (a dict).", "cfpurge.E001")]
+        return [_error(str(err), gettext("Set CFPURGE = {...} (a dict)."), "cfpurge.E001")]
     unknown = unknown_keys()
     if unknown:
         errors.append(
             _error(
-                f"Unknown {SETTING_NAME} keys: {', '.join(unknown)}.",
-                "Check the spelling against the settings reference.",
+                ngettext(
+                    # Translators: the English singular keeps "keys"; translate each form.
+                    "Unknown %(setting)s keys: %(keys)s.",
+                    "Unknown %(setting)s keys: %(keys)s.",
+                    len(unknown),
+                )
+                % {"setting": SETTING_NAME, "keys": ", ".join(unknown)},
+                gettext("Check the spelling against the settings reference."),
                 "cfpurge.E001",
             )
         )
     if get_setting("MAX_ITEMS_PER_REQUEST") not in (30, 100, 500):
         errors.append(
             _error(
-                f"{SETTING_NAME}['MAX_ITEMS_PER_REQUEST'] must be 30, 100 or 500.",
-                "30 is safe on every plan; 100 on current plans; 500 on Enterprise.",
+                gettext("%(setting)s['MAX_ITEMS_PER_REQUEST'] must be 30, 100 or 500.")
+                % {"setting": SETTING_NAME},
+                gettext("30 is safe on every plan; 100 on current plans; 500 on Enterprise."),
                 "cfpurge.E003",
             )
         )
@@ -76,9 +84,12 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     if api_url.scheme != "https" and api_url.hostname not in _LOOPBACK:
         errors.append(
             _error(
-                f"{SETTING_NAME}['API_URL'] must use https (it carries the API token).",
-                "Use https://api.cloudflare.com/client/v4 (the default); plain http is allowed "
-                "only for a test server on localhost.",
+                gettext("%(setting)s['API_URL'] must use https (it carries the API token).")
+                % {"setting": SETTING_NAME},
+                gettext(
+                    "Use https://api.cloudflare.com/client/v4 (the default); plain http is "
+                    "allowed only for a test server on localhost."
+                ),
                 "cfpurge.E004",
             )
         )
@@ -88,7 +99,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         origins = base_urls()
     except CfPurgeConfigurationError as err:
         errors.append(
-            _error(str(err), "Give origins such as https://www.example.com.", "cfpurge.E006")
+            _error(
+                str(err), gettext("Give origins such as https://www.example.com."), "cfpurge.E006"
+            )
         )
         origins = ["x"]
     from .registry import registry
@@ -97,10 +110,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     if len(registry) and not origins and not urlsplit(media_url).netloc:
         errors.append(
             _error(
-                f"MEDIA_URL ({media_url!r}) is relative and {SETTING_NAME}['BASE_URLS'] is empty: "
-                "file URLs cannot be made absolute, so nothing can be purged.",
-                f"Set {SETTING_NAME}['BASE_URLS'] = ['https://www.example.com'] (every public "
-                "origin, http and https if both are cached).",
+                gettext(
+                    "MEDIA_URL (%(media_url)s) is relative and %(setting)s['BASE_URLS'] is "
+                    "empty: file URLs cannot be made absolute, so nothing can be purged."
+                )
+                % {"media_url": repr(media_url), "setting": SETTING_NAME},
+                gettext(
+                    "Set %(setting)s['BASE_URLS'] = ['https://www.example.com'] (every public "
+                    "origin, http and https if both are cached)."
+                )
+                % {"setting": SETTING_NAME},
                 "cfpurge.E002",
             )
         )
@@ -108,8 +127,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         errors.append(
             _error(
                 message,
-                "Use “app_label.ModelName” and the names of its fields; see the registering "
-                "guide. Until fixed, changes to this model are not purged.",
+                gettext(
+                    "Use “app_label.ModelName” and the names of its fields; see the registering "
+                    "guide. Until fixed, changes to this model are not purged."
+                ),
                 "cfpurge.E007",
             )
         )
@@ -119,10 +140,18 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     if isinstance(lease, int | float) and lease < MIN_LEASE_SECONDS:
         errors.append(
             _error(
-                f"{SETTING_NAME}['CLAIM_LEASE_SECONDS'] is {lease}: a drain pass can wait up to "
-                f"{MAX_RATE_LIMIT_WAIT:.0f} s for the rate limiter alone, so another worker "
-                "could take over rows still being sent and purge them twice.",
-                f"Use at least {MIN_LEASE_SECONDS} seconds (the default is 300).",
+                gettext(
+                    "%(setting)s['CLAIM_LEASE_SECONDS'] is %(lease)s: a drain pass can wait up "
+                    "to %(wait)s s for the rate limiter alone, so another worker could take "
+                    "over rows still being sent and purge them twice."
+                )
+                % {
+                    "setting": SETTING_NAME,
+                    "lease": lease,
+                    "wait": f"{MAX_RATE_LIMIT_WAIT:.0f}",
+                },
+                gettext("Use at least %(seconds)d seconds (the default is 300).")
+                % {"seconds": MIN_LEASE_SECONDS},
                 "cfpurge.W007",
                 checks.Warning,
             )
@@ -130,8 +159,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     if not get_setting("ENABLED"):
         errors.append(
             _error(
-                f"{SETTING_NAME}['ENABLED'] is False: changes are recorded but not sent.",
-                "Set it to True to purge.",
+                gettext("%(setting)s['ENABLED'] is False: changes are recorded but not sent.")
+                % {"setting": SETTING_NAME},
+                gettext("Set it to True to purge."),
                 "cfpurge.W005",
                 checks.Warning,
             )
@@ -148,7 +178,7 @@ def check_settings_zones(app_configs: Any = None, **kwargs: Any) -> list[checks.
     try:
         zones = settings_zones()
     except CfPurgeConfigurationError as err:
-        return [_error(str(err), "See the settings reference for ZONES.", "cfpurge.E005")]
+        return [_error(str(err), gettext("See the settings reference for ZONES."), "cfpurge.E005")]
     errors: list[checks.CheckMessage] = []
     for entry in zones:
         try:
@@ -162,8 +192,9 @@ def check_settings_zones(app_configs: Any = None, **kwargs: Any) -> list[checks.
         except InvalidCredentials as err:
             errors.append(
                 _error(
-                    f"Zone “{entry['NAME']}” in settings: {err}",
-                    "Fix the value in the environment (CFPURGE_* variables) or settings.",
+                    gettext("Zone “%(zone)s” in settings: %(error)s")
+                    % {"zone": entry["NAME"], "error": err},
+                    gettext("Fix the value in the environment (CFPURGE_* variables) or settings."),
                     "cfpurge.E005",
                 )
             )
@@ -178,9 +209,11 @@ def check_celery(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
     except ImportError:
         return [
             _error(
-                "Celery is not importable: purges are recorded but only sent by "
-                "`manage.py cfpurge drain`.",
-                "pip install celery, and run a worker.",
+                gettext(
+                    "Celery is not importable: purges are recorded but only sent by "
+                    "`manage.py cfpurge drain`."
+                ),
+                gettext("pip install celery, and run a worker."),
                 "cfpurge.W006",
                 checks.Warning,
             )
@@ -196,9 +229,13 @@ def check_celery(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
     if not broker:
         return [
             _error(
-                "No Celery broker is configured (CELERY_BROKER_URL): purges wait until "
-                "`manage.py cfpurge drain` runs.",
-                "Set CELERY_BROKER_URL (e.g. redis://localhost:6379/0) and run a Celery worker.",
+                gettext(
+                    "No Celery broker is configured (CELERY_BROKER_URL): purges wait until "
+                    "`manage.py cfpurge drain` runs."
+                ),
+                gettext(
+                    "Set CELERY_BROKER_URL (e.g. redis://localhost:6379/0) and run a Celery worker."
+                ),
                 "cfpurge.W002",
                 checks.Warning,
             )
@@ -224,9 +261,13 @@ def check_zones(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMess
     if not zones and not settings_zones():
         messages.append(
             _error(
-                "No Cloudflare zone is configured: changes are recorded but nothing is purged.",
-                "Add a zone in the admin (Cloudflare zones) or set CFPURGE_ZONE_ID and "
-                "CFPURGE_API_TOKEN in the environment.",
+                gettext(
+                    "No Cloudflare zone is configured: changes are recorded but nothing is purged."
+                ),
+                gettext(
+                    "Add a zone in the admin (Cloudflare zones) or set CFPURGE_ZONE_ID and "
+                    "CFPURGE_API_TOKEN in the environment."
+                ),
                 "cfpurge.W001",
                 checks.Warning,
             )
@@ -236,21 +277,30 @@ def check_zones(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMess
         if zone.auth_kind == CloudflareZone.AuthKind.GLOBAL_KEY and not zone.from_settings:
             messages.append(
                 checks.Warning(
-                    f"Zone “{zone.name}” uses the legacy Global API Key, which can do anything "
-                    "on the account.",
-                    hint="Create an API token with only Zone → Cache Purge → Purge and use it.",
+                    gettext(
+                        "Zone “%(zone)s” uses the legacy Global API Key, which can do anything "
+                        "on the account."
+                    )
+                    % {"zone": zone.name},
+                    hint=gettext(
+                        "Create an API token with only Zone → Cache Purge → Purge and use it."
+                    ),
                     obj=zone,
                     id="cfpurge.W003",
                 )
             )
         if zone.token_expires_on and zone.token_expires_on <= soon:
-            when = "has expired" if zone.token_expires_on <= timezone.now() else "expires soon"
+            if zone.token_expires_on <= timezone.now():
+                message = gettext("The API token of zone “%(zone)s” has expired (%(date)s).")
+            else:
+                message = gettext("The API token of zone “%(zone)s” expires soon (%(date)s).")
             messages.append(
                 checks.Warning(
-                    f"The API token of zone “{zone.name}” {when} "
-                    f"({zone.token_expires_on:%Y-%m-%d}).",
-                    hint="Roll or replace the token in the Cloudflare dashboard, then run "
-                    "Test connection.",
+                    message % {"zone": zone.name, "date": f"{zone.token_expires_on:%Y-%m-%d}"},
+                    hint=gettext(
+                        "Roll or replace the token in the Cloudflare dashboard, then run "
+                        "Test connection."
+                    ),
                     obj=zone,
                     id="cfpurge.W004",
                 )

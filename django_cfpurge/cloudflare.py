@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 
 from . import conf
 from ._version import __version__
@@ -81,10 +82,12 @@ CODE_NO_CREDENTIALS = 9106
 CODE_UNAUTHORIZED = 9109
 CODE_NO_PERMISSION = 10000
 
-_ZONE_HINT = (
-    "did you paste the Account ID or the zone name instead of the Zone ID, "
-    "or is the token scoped to another zone?"
-)
+#: The operations, as named inside messages ("the purge request can be retried").
+_OPERATION_NAMES = {
+    "purge": pgettext_lazy("Cloudflare API request", "purge"),
+    "verify": pgettext_lazy("Cloudflare API request", "verify"),
+    "zone": pgettext_lazy("Cloudflare API request", "zone"),
+}
 _SNIPPET_CHARS = 300
 _RATELIMIT_RESET = re.compile(r"(?:^|[;,\s])t\s*=\s*(\d+(?:\.\d+)?)")
 _RATELIMIT_REMAINING = re.compile(r"(?:^|[;,\s])r\s*=\s*(\d+(?:\.\d+)?)")
@@ -208,8 +211,8 @@ class CloudflareClient:
             max_items = conf.get_int("MAX_ITEMS_PER_REQUEST", minimum=1, choices=MAX_ITEMS_CHOICES)
         if isinstance(max_items, bool) or max_items not in MAX_ITEMS_CHOICES:
             raise ValueError(
-                f"max_items must be one of {', '.join(map(str, MAX_ITEMS_CHOICES))}, "
-                f"not {max_items!r}."
+                gettext("max_items must be one of %(choices)s, not %(value)s.")
+                % {"choices": ", ".join(map(str, MAX_ITEMS_CHOICES)), "value": repr(max_items)}
             )
         self.max_items = max_items
         self._owns_session = session is None
@@ -290,12 +293,17 @@ class CloudflareClient:
             given["everything"] = []
         if len(given) != 1:
             raise ValueError(
-                "Give exactly one of files, tags, hosts, prefixes or everything=True "
-                f"(got {', '.join(given) or 'none'}): Cloudflare takes one kind per call."
+                gettext(
+                    "Give exactly one of files, tags, hosts, prefixes or everything=True "
+                    "(got %(given)s): Cloudflare takes one kind per call."
+                )
+                % {"given": ", ".join(given) or "none"}
             )
         ((kind, values),) = given.items()
         if isinstance(values, str | bytes):
-            raise ValueError(f"{kind} must be a list of items, not a single string.")
+            raise ValueError(
+                gettext("%(kind)s must be a list of items, not a single string.") % {"kind": kind}
+            )
         if kind == "everything":
             if before_call is not None:
                 before_call(kind, 1)
@@ -323,15 +331,24 @@ class CloudflareClient:
     def _purge_body(self, kind: str, items: list[Any]) -> dict[str, Any]:
         if kind == "everything":
             if items:
-                raise ValueError("A purge of everything takes no items.")
+                raise ValueError(gettext("A purge of everything takes no items."))
             return {"purge_everything": True}
         if not items:
-            raise ValueError(f"Nothing to purge: the list of {kind} is empty.")
+            raise ValueError(
+                gettext("Nothing to purge: the list of %(kind)s is empty.") % {"kind": kind}
+            )
         limit = self.limit_for(kind)
         if len(items) > limit:
             raise ValueError(
-                f"{len(items)} {kind} in one call exceed the limit of {limit} per call; "
-                "use purge(), which splits them."
+                ngettext(
+                    # Translators: %(kind)s is files, tags, hosts or prefixes, as in the API.
+                    "%(count)d %(kind)s in one call exceed the limit of %(limit)d per call; "
+                    "use purge(), which splits them.",
+                    "%(count)d %(kind)s in one call exceed the limit of %(limit)d per call; "
+                    "use purge(), which splits them.",
+                    len(items),
+                )
+                % {"count": len(items), "kind": kind, "limit": limit}
             )
         if kind == "files" and len({isinstance(item, str) for item in items}) > 1:
             # Cloudflare's body is a list of URL strings or a list of {url, headers}
@@ -358,13 +375,17 @@ class CloudflareClient:
         creds = self.credentials
         if not creds.api_token:
             raise ValueError(
-                "verify_token() needs an API token; an email + Global API Key cannot be "
-                "verified this way. Call get_zone() to prove them instead."
+                gettext(
+                    "verify_token() needs an API token; an email + Global API Key cannot be "
+                    "verified this way. Call get_zone() to prove them instead."
+                )
             )
         if creds.is_account_token and not creds.account_id:
             raise InvalidCredentials(
-                "This is an account-owned API token (cfat_…): enter the Account ID so it "
-                "can be verified at the account's endpoint.",
+                gettext(
+                    "This is an account-owned API token (cfat_…): enter the Account ID so it "
+                    "can be verified at the account's endpoint."
+                ),
                 field="account_id",
             )
         if creds.is_account_token:
@@ -394,7 +415,10 @@ class CloudflareClient:
         result = payload.get("result")
         if not isinstance(result, dict) or not isinstance(result.get("status"), str):
             raise CloudflareInvalidResponse(
-                "Cloudflare answered the token check without the token's status; try again later.",
+                gettext(
+                    "Cloudflare answered the token check without the token's status; try again "
+                    "later."
+                ),
                 status_code=200,
                 response_body=self._redacted(payload),
             )
@@ -419,7 +443,9 @@ class CloudflareClient:
         zone = payload.get("result")
         if not isinstance(zone, dict) or not isinstance(zone.get("name"), str):
             raise CloudflareInvalidResponse(
-                "Cloudflare answered the zone lookup without the zone's name; try again later.",
+                gettext(
+                    "Cloudflare answered the zone lookup without the zone's name; try again later."
+                ),
                 status_code=200,
                 response_body=self._redacted(payload),
             )
@@ -516,20 +542,35 @@ class CloudflareClient:
             )
 
         if status == 429 or codes & RATE_LIMIT_CODES:
-            wait = (
-                f"wait {_seconds(retry_after)} before trying again"
-                if retry_after is not None
-                else "slow down and try again later"
-            )
-            what = "purge requests" if operation == "purge" else "API requests"
-            return make(
-                CloudflareRateLimited,
-                f"Cloudflare is rate-limiting {what} for this account ({said}): {wait}.",
-            )
+            values = {"said": said, "seconds": _seconds(retry_after)}
+            if operation == "purge" and retry_after is not None:
+                message = gettext(
+                    "Cloudflare is rate-limiting purge requests for this account (%(said)s): "
+                    "wait %(seconds)s before trying again."
+                )
+            elif operation == "purge":
+                message = gettext(
+                    "Cloudflare is rate-limiting purge requests for this account (%(said)s): "
+                    "slow down and try again later."
+                )
+            elif retry_after is not None:
+                message = gettext(
+                    "Cloudflare is rate-limiting API requests for this account (%(said)s): "
+                    "wait %(seconds)s before trying again."
+                )
+            else:
+                message = gettext(
+                    "Cloudflare is rate-limiting API requests for this account (%(said)s): "
+                    "slow down and try again later."
+                )
+            return make(CloudflareRateLimited, message % values)
         if status >= 500:
             return make(
                 CloudflareServerError,
-                f"Cloudflare's API had a temporary server error ({said}); try again later.",
+                gettext(
+                    "Cloudflare's API had a temporary server error (%(said)s); try again later."
+                )
+                % {"said": said},
             )
         # Codes are more precise than the status (Cloudflare answers 400, 401 or 403
         # for the same bad token depending on the endpoint), so they decide first.
@@ -547,7 +588,8 @@ class CloudflareClient:
             return make(CloudflareInvalidResponse, self._redirect_message(response))
         return make(
             CloudflareInvalidResponse,
-            f"Cloudflare answered without confirming success ({said}); try again later.",
+            gettext("Cloudflare answered without confirming success (%(said)s); try again later.")
+            % {"said": said},
         )
 
     def _auth_message(self, codes: set[int], said: str, operation: Operation, endpoint: str) -> str:
@@ -557,117 +599,184 @@ class CloudflareClient:
             CODE_BAD_KEY_FORMAT,
             CODE_BAD_EMAIL_FORMAT,
         }
+        values = {"said": said}
         if CODE_BAD_AUTHORIZATION_FORMAT in codes or (
             CODE_BAD_HEADERS in codes and token and not chained
         ):
             return (
-                f"Cloudflare could not read the API token: it is not in the expected format "
-                f"({said}). Copy the token again in one piece, without spaces, quotes or the "
-                "word “Bearer”."
+                gettext(
+                    "Cloudflare could not read the API token: it is not in the expected format "
+                    "(%(said)s). Copy the token again in one piece, without spaces, quotes or "
+                    "the word “Bearer”."
+                )
+                % values
             )
         if CODE_BAD_KEY_FORMAT in codes:
             return (
-                f"Cloudflare could not read the Global API Key: it is not in the expected format "
-                f"({said}). Copy it again from My Profile → API Tokens → Global API Key."
+                gettext(
+                    "Cloudflare could not read the Global API Key: it is not in the expected "
+                    "format (%(said)s). Copy it again from My Profile → API Tokens → Global API "
+                    "Key."
+                )
+                % values
             )
         if CODE_BAD_EMAIL_FORMAT in codes or CODE_BAD_HEADERS in codes:
             return (
-                f"Cloudflare could not read the account email or Global API Key ({said}). "
-                "Check the email address you log in to Cloudflare with, and the key."
+                gettext(
+                    "Cloudflare could not read the account email or Global API Key (%(said)s). "
+                    "Check the email address you log in to Cloudflare with, and the key."
+                )
+                % values
             )
         if CODE_NO_CREDENTIALS in codes:
             return (
-                f"Cloudflare received no credentials ({said}). Enter an API token, or the "
-                "account email and Global API Key."
+                gettext(
+                    "Cloudflare received no credentials (%(said)s). Enter an API token, or the "
+                    "account email and Global API Key."
+                )
+                % values
             )
         if CODE_UNKNOWN_KEY in codes:
             return (
-                f"Cloudflare does not know this email and Global API Key pair ({said}). Check "
-                "both; the key is under My Profile → API Tokens → Global API Key."
+                gettext(
+                    "Cloudflare does not know this email and Global API Key pair (%(said)s). "
+                    "Check both; the key is under My Profile → API Tokens → Global API Key."
+                )
+                % values
             )
         if CODE_INVALID_TOKEN in codes:
             # An account-owned token is refused with 1000 at the user endpoint.
-            hint = (
-                " If it is an account-owned token, enter the Account ID so it is checked at "
-                "the account's endpoint."
-                if operation == "verify" and not self.credentials.account_id
-                else ""
-            )
+            if operation == "verify" and not self.credentials.account_id:
+                return (
+                    gettext(
+                        "Cloudflare rejected the API token: it is unknown, revoked, or was "
+                        "rolled (%(said)s). Create a new token with Zone → Cache Purge → Purge "
+                        "on this zone and paste it again. If it is an account-owned token, "
+                        "enter the Account ID so it is checked at the account's endpoint."
+                    )
+                    % values
+                )
             return (
-                f"Cloudflare rejected the API token: it is unknown, revoked, or was rolled "
-                f"({said}). Create a new token with Zone → Cache Purge → Purge on this zone "
-                f"and paste it again.{hint}"
+                gettext(
+                    "Cloudflare rejected the API token: it is unknown, revoked, or was rolled "
+                    "(%(said)s). Create a new token with Zone → Cache Purge → Purge on this zone "
+                    "and paste it again."
+                )
+                % values
             )
         if not token:
             return (
-                f"Cloudflare refused this email and Global API Key for this request ({said}): "
-                "the account must have access to this zone."
+                gettext(
+                    "Cloudflare refused this email and Global API Key for this request "
+                    "(%(said)s): the account must have access to this zone."
+                )
+                % values
             )
         if operation == "purge":
             return (
-                "Cloudflare rejected the API token for this request: it needs the permission "
-                f"Zone → Cache Purge → Purge on this zone ({said})."
+                gettext(
+                    "Cloudflare rejected the API token for this request: it needs the "
+                    "permission Zone → Cache Purge → Purge on this zone (%(said)s)."
+                )
+                % values
             )
         if operation == "zone":
             return (
-                "Cloudflare rejected the API token for this zone: give it Zone → Cache Purge → "
-                f"Purge with this zone under Zone Resources, or check the Zone ID ({said})."
+                gettext(
+                    "Cloudflare rejected the API token for this zone: give it Zone → Cache Purge "
+                    "→ Purge with this zone under Zone Resources, or check the Zone ID "
+                    "(%(said)s)."
+                )
+                % values
             )
         if endpoint == "account":
             return (
-                "Cloudflare refused to verify the token at this account: check that the "
-                f"Account ID is the one that owns the token ({said})."
+                gettext(
+                    "Cloudflare refused to verify the token at this account: check that the "
+                    "Account ID is the one that owns the token (%(said)s)."
+                )
+                % values
             )
-        return f"Cloudflare refused to verify the API token ({said})."
+        return gettext("Cloudflare refused to verify the API token (%(said)s).") % values
 
     def _not_found_message(self, said: str, operation: Operation, endpoint: str) -> str:
         if operation == "verify" and endpoint == "account":
-            return (
-                f"Cloudflare found no account {self.credentials.account_id} for this token "
-                f"({said}): check the Account ID (32 hexadecimal characters, on the zone's "
-                "Overview page, section “API”)."
-            )
+            return gettext(
+                "Cloudflare found no account %(account_id)s for this token (%(said)s): check "
+                "the Account ID (32 hexadecimal characters, on the zone's Overview page, "
+                "section “API”)."
+            ) % {"account_id": self.credentials.account_id, "said": said}
         if operation == "verify":
-            return f"Cloudflare could not find its token check endpoint ({said}); check API_URL."
-        return (
-            f"Cloudflare found no zone {self.credentials.zone_id} for these credentials "
-            f"({said}): {_ZONE_HINT}"
-        )
+            return gettext(
+                "Cloudflare could not find its token check endpoint (%(said)s); check API_URL."
+            ) % {"said": said}
+        return gettext(
+            "Cloudflare found no zone %(zone_id)s for these credentials (%(said)s): did you "
+            "paste the Account ID or the zone name instead of the Zone ID, or is the token "
+            "scoped to another zone?"
+        ) % {"zone_id": self.credentials.zone_id, "said": said}
 
     def _rejected_message(self, said: str, operation: Operation) -> str:
         if operation == "purge":
-            return (
-                f"Cloudflare rejected the purge request ({said}). Check that the URLs, tags, "
+            return gettext(
+                "Cloudflare rejected the purge request (%(said)s). Check that the URLs, tags, "
                 "hosts or prefixes belong to this zone, and that "
-                f"{conf.SETTING_NAME}['MAX_ITEMS_PER_REQUEST'] ({self.max_items}) is allowed "
-                "on the zone's plan (30 always works)."
-            )
-        return f"Cloudflare rejected the request ({said})."
+                "%(setting)s['MAX_ITEMS_PER_REQUEST'] (%(max_items)s) is allowed on the zone's "
+                "plan (30 always works)."
+            ) % {"said": said, "setting": conf.SETTING_NAME, "max_items": self.max_items}
+        return gettext("Cloudflare rejected the request (%(said)s).") % {"said": said}
 
     def _redirect_message(self, response: requests.Response) -> str:
         location = response.headers.get("Location", "")
-        target = f" to {_strip_query(location)}" if location else ""
+        values = {
+            "status": response.status_code,
+            "location": _strip_query(location),
+            "setting": conf.SETTING_NAME,
+            "api_url": self.api_url,
+        }
+        if location:
+            return (
+                gettext(
+                    "Cloudflare's API answered with a redirect (HTTP %(status)s) to "
+                    "%(location)s; %(setting)s['API_URL'] (%(api_url)s) should be the exact API "
+                    "address, normally https://api.cloudflare.com/client/v4."
+                )
+                % values
+            )
         return (
-            f"Cloudflare's API answered with a redirect (HTTP {response.status_code}){target}; "
-            f"{conf.SETTING_NAME}['API_URL'] ({self.api_url}) should be the exact API address, "
-            "normally https://api.cloudflare.com/client/v4."
+            gettext(
+                "Cloudflare's API answered with a redirect (HTTP %(status)s); "
+                "%(setting)s['API_URL'] (%(api_url)s) should be the exact API address, "
+                "normally https://api.cloudflare.com/client/v4."
+            )
+            % values
         )
 
     def _not_json(self, response: requests.Response, operation: Operation) -> CloudflareAPIError:
         content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
         if not response.content.strip():
-            what = "an empty body"
+            # Translators: what came back instead of Cloudflare's JSON reply; it follows
+            # "HTTP 502 with" inside a longer sentence.
+            what = gettext("an empty body")
         elif "html" in content_type or response.content.lstrip()[:1] == b"<":
-            what = "an HTML page"
+            # Translators: follows "HTTP 502 with" inside a longer sentence.
+            what = gettext("an HTML page")
         else:
-            what = f"a body that is not JSON ({content_type or 'no content type'})"
+            # Translators: follows "HTTP 502 with" inside a longer sentence.
+            what = gettext("a body that is not JSON (%(content_type)s)") % {
+                "content_type": content_type or gettext("no content type")
+            }
         return self._unexpected_body(response, what, operation, self._redact(_snippet(response)))
 
     def _not_envelope(
         self, response: requests.Response, payload: Any, operation: Operation
     ) -> CloudflareAPIError:
         return self._unexpected_body(
-            response, "JSON that is not Cloudflare's API reply", operation, self._redacted(payload)
+            response,
+            # Translators: follows "HTTP 502 with" inside a longer sentence.
+            gettext("JSON that is not Cloudflare's API reply"),
+            operation,
+            self._redacted(payload),
         )
 
     def _unexpected_body(
@@ -675,18 +784,37 @@ class CloudflareClient:
     ) -> CloudflareAPIError:
         status = response.status_code
         retry_after = _retry_after(response.headers, status)
+        values = {
+            "status": status,
+            "what": what,
+            "seconds": _seconds(retry_after),
+            "operation": _OPERATION_NAMES[operation],
+            "setting": conf.SETTING_NAME,
+            "api_url": self.api_url,
+        }
         if status == 429:
-            wait = f"wait {_seconds(retry_after)}" if retry_after is not None else "slow down"
+            if retry_after is not None:
+                message = gettext(
+                    "Too many requests: HTTP 429 with %(what)s; wait %(seconds)s before trying "
+                    "again."
+                )
+            else:
+                message = gettext(
+                    "Too many requests: HTTP 429 with %(what)s; slow down before trying again."
+                )
             return CloudflareRateLimited(
-                f"Too many requests: HTTP 429 with {what}; {wait} before trying again.",
+                message % values,
                 status_code=status,
                 retry_after=retry_after,
                 response_body=body,
             )
         if status >= 500:
             return CloudflareServerError(
-                f"Cloudflare's API, or a proxy in front of it, had a temporary server error "
-                f"(HTTP {status} with {what}); try again later.",
+                gettext(
+                    "Cloudflare's API, or a proxy in front of it, had a temporary server error "
+                    "(HTTP %(status)s with %(what)s); try again later."
+                )
+                % values,
                 status_code=status,
                 retry_after=retry_after,
                 response_body=body,
@@ -695,10 +823,13 @@ class CloudflareClient:
             message = self._redirect_message(response)
         else:
             message = (
-                f"The answer to the {operation} request was HTTP {status} with {what} instead "
-                "of Cloudflare's JSON reply: a proxy or firewall between this server and "
-                f"Cloudflare answered, or {conf.SETTING_NAME}['API_URL'] ({self.api_url}) is "
-                "wrong."
+                gettext(
+                    # Translators: %(operation)s is the request's name: purge, verify or zone.
+                    "The answer to the %(operation)s request was HTTP %(status)s with %(what)s "
+                    "instead of Cloudflare's JSON reply: a proxy or firewall between this server "
+                    "and Cloudflare answered, or %(setting)s['API_URL'] (%(api_url)s) is wrong."
+                )
+                % values
             )
         return CloudflareInvalidResponse(
             self._redact(message), status_code=status, response_body=body
@@ -708,39 +839,71 @@ class CloudflareClient:
         self, err: requests.RequestException, operation: Operation
     ) -> CloudflareNetworkError:
         host = urlsplit(self.api_url).netloc or self.api_url
-        where = f"Cloudflare's API at {host}"
-        advice = (
+        values = {
+            "host": host,
+            "operation": _OPERATION_NAMES[operation],
+            "setting": conf.SETTING_NAME,
+            "error": type(err).__name__,
+        }
+        advice = gettext(
+            # Translators: %(operation)s is the request's name: purge, verify or zone.
             "check this server's outbound network access (firewall, proxy, DNS) and "
-            f"{conf.SETTING_NAME}['API_URL']; the {operation} request can be retried."
+            "%(setting)s['API_URL']; the %(operation)s request can be retried."
         )
         if isinstance(err, requests.ConnectTimeout):
-            what = f"Could not connect to {where}: timed out after {_seconds(self.connect_timeout)}"
+            values["seconds"] = _seconds(self.connect_timeout)
+            what = gettext(
+                "Could not connect to Cloudflare's API at %(host)s: timed out after %(seconds)s"
+            )
         elif isinstance(err, requests.Timeout):
-            what = f"{where} did not answer: timed out after {_seconds(self.timeout)}"
-            advice = (
-                f"Cloudflare or the network is slow; the {operation} request can be retried "
-                f"(raise {conf.SETTING_NAME}['TIMEOUT'] if this keeps happening)."
+            values["seconds"] = _seconds(self.timeout)
+            what = gettext(
+                "Cloudflare's API at %(host)s did not answer: timed out after %(seconds)s"
+            )
+            advice = gettext(
+                # Translators: %(operation)s is the request's name: purge, verify or zone.
+                "Cloudflare or the network is slow; the %(operation)s request can be retried "
+                "(raise %(setting)s['TIMEOUT'] if this keeps happening)."
             )
         elif isinstance(err, requests.exceptions.ChunkedEncodingError):
-            what = f"The connection to {where} was reset while the answer was arriving"
+            what = gettext(
+                "The connection to Cloudflare's API at %(host)s was reset while the answer was "
+                "arriving"
+            )
         elif isinstance(err, requests.exceptions.SSLError):
-            what = f"Could not connect securely to {where}: the TLS handshake failed"
+            what = gettext(
+                "Could not connect securely to Cloudflare's API at %(host)s: the TLS handshake "
+                "failed"
+            )
         elif isinstance(err, requests.ConnectionError):
             cause = _socket_cause(err)
             if cause == "refused":
-                what = f"Could not connect to {where}: connection refused"
+                what = gettext(
+                    "Could not connect to Cloudflare's API at %(host)s: connection refused"
+                )
             elif cause == "reset":
-                what = f"The connection to {where} was reset"
+                what = gettext("The connection to Cloudflare's API at %(host)s was reset")
             elif cause == "dns":
-                what = f"Could not connect to {where}: the host name could not be resolved"
+                what = gettext(
+                    "Could not connect to Cloudflare's API at %(host)s: the host name could not "
+                    "be resolved"
+                )
             elif cause == "timeout":
-                what = f"Could not connect to {where}: timed out"
+                what = gettext("Could not connect to Cloudflare's API at %(host)s: timed out")
             else:
-                what = f"Could not connect to {where}: the connection failed"
+                what = gettext(
+                    "Could not connect to Cloudflare's API at %(host)s: the connection failed"
+                )
         else:
-            what = f"Could not send the request to {where} ({type(err).__name__})"
-        error = CloudflareNetworkError(self._redact(f"{what}; {advice}"))
-        error.reason = self._redact(what)
+            what = gettext("Could not send the request to Cloudflare's API at %(host)s (%(error)s)")
+        problem = what % values
+        # Translators: joins what went wrong and what to do about it, two clauses.
+        message = gettext("%(problem)s; %(advice)s") % {
+            "problem": problem,
+            "advice": advice % values,
+        }
+        error = CloudflareNetworkError(self._redact(message))
+        error.reason = self._redact(problem)
         return error
 
     # -- redaction ---------------------------------------------------------
@@ -777,13 +940,17 @@ class CloudflareClient:
 def _positive(value: float, name: str) -> float:
     number = float(value)
     if not math.isfinite(number) or number <= 0:
-        raise ValueError(f"{name} must be a positive number of seconds, not {value!r}.")
+        raise ValueError(
+            gettext("%(name)s must be a positive number of seconds, not %(value)s.")
+            % {"name": name, "value": repr(value)}
+        )
     return number
 
 
 def _seconds(value: float | None) -> str:
     if value is None:
-        return "an unknown time"
+        # Translators: stands for a number of seconds inside a sentence ("wait …").
+        return gettext("an unknown time")
     return f"{value:g} s"
 
 
@@ -909,9 +1076,14 @@ def _scrub(err: requests.RequestException) -> None:
 
 def _normalise(kind: str, items: Sequence[Any]) -> list[Any]:
     if kind not in PURGE_KINDS:
-        raise ValueError(f"Unknown purge kind {kind!r}; use one of {', '.join(PURGE_KINDS)}.")
+        raise ValueError(
+            gettext("Unknown purge kind %(kind)s; use one of %(kinds)s.")
+            % {"kind": repr(kind), "kinds": ", ".join(PURGE_KINDS)}
+        )
     if isinstance(items, str | bytes):
-        raise ValueError(f"{kind} must be a list of items, not a single string.")
+        raise ValueError(
+            gettext("%(kind)s must be a list of items, not a single string.") % {"kind": kind}
+        )
     if kind == "everything":
         return list(items)
     if kind == "files":
@@ -919,7 +1091,11 @@ def _normalise(kind: str, items: Sequence[Any]) -> list[Any]:
     cleaned = []
     for item in items:
         if not isinstance(item, str) or not item.strip():
-            raise ValueError(f"Each of the {kind} must be a non-empty string, not {item!r}.")
+            raise ValueError(
+                # Translators: %(kind)s is tags, hosts or prefixes, as in the API.
+                gettext("Each of the %(kind)s must be a non-empty string, not %(item)s.")
+                % {"kind": kind, "item": repr(item)}
+            )
         value = item.strip()
         if kind in ("hosts", "prefixes"):
             # Cloudflare wants "www.example.com/foo", without the scheme.
@@ -927,10 +1103,15 @@ def _normalise(kind: str, items: Sequence[Any]) -> list[Any]:
         if kind == "hosts":
             value = value.rstrip("/")
             if "/" in value or not value:
-                raise ValueError(f"A host is a bare host name such as www.example.com: {item!r}.")
+                raise ValueError(
+                    gettext("A host is a bare host name such as www.example.com: %(item)s.")
+                    % {"item": repr(item)}
+                )
             value = value.lower()
         if kind == "prefixes" and ("?" in value or "#" in value):
-            raise ValueError(f"A prefix cannot contain “?” or “#”: {item!r}.")
+            raise ValueError(
+                gettext("A prefix cannot contain “?” or “#”: %(item)s.") % {"item": repr(item)}
+            )
         cleaned.append(value)
     return cleaned
 
@@ -943,17 +1124,27 @@ def _normalise_file(item: Any) -> str | dict[str, Any]:
         raw_url = item.get("url")
         headers = item.get("headers")
         if not isinstance(raw_url, str):
-            raise ValueError(f"A file to purge needs a “url” string: {item!r}.")
+            raise ValueError(
+                gettext("A file to purge needs a “url” string: %(item)s.") % {"item": repr(item)}
+            )
         url = raw_url.strip()
         if headers is not None and not (
             isinstance(headers, Mapping)
             and all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
         ):
-            raise ValueError(f"A file's “headers” must map strings to strings: {item!r}.")
+            raise ValueError(
+                gettext("A file's “headers” must map strings to strings: %(item)s.")
+                % {"item": repr(item)}
+            )
     else:
-        raise ValueError(f"A file to purge is a URL string or a {{url, headers}} dict: {item!r}.")
+        raise ValueError(
+            gettext("A file to purge is a URL string or a {url, headers} dict: %(item)s.")
+            % {"item": repr(item)}
+        )
     if not url.lower().startswith(("http://", "https://")):
-        raise ValueError(f"A file to purge is an absolute http(s) URL: {url!r}.")
+        raise ValueError(
+            gettext("A file to purge is an absolute http(s) URL: %(url)s.") % {"url": repr(url)}
+        )
     if headers:
         return {"url": url, "headers": dict(headers)}
     return url

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from .exceptions import CfPurgeConfigurationError
 
@@ -83,7 +84,8 @@ def user_settings() -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise CfPurgeConfigurationError(
-            f"settings.{SETTING_NAME} must be a dict, not {type(value).__name__}."
+            gettext("settings.%(setting)s must be a dict, not %(type)s.")
+            % {"setting": SETTING_NAME, "type": type(value).__name__}
         )
     return value
 
@@ -107,6 +109,17 @@ def get_setting(name: str, default: Any = _UNSET) -> Any:
         ) from None
 
 
+def _key(name: str) -> str:
+    return f"{SETTING_NAME}[{name!r}]"
+
+
+def _at_least(name: str, minimum: float) -> str:
+    return gettext("%(key)s must be at least %(minimum)s.") % {
+        "key": _key(name),
+        "minimum": minimum,
+    }
+
+
 def get_float(name: str, *, minimum: float = 0.0) -> float:
     """Return a numeric setting as a float, with an error naming the key if it is not one."""
     value = get_setting(name)
@@ -114,10 +127,11 @@ def get_float(name: str, *, minimum: float = 0.0) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise CfPurgeConfigurationError(
-            f"{SETTING_NAME}[{name!r}] must be a number, not {value!r}."
+            gettext("%(key)s must be a number, not %(value)s.")
+            % {"key": _key(name), "value": repr(value)}
         ) from None
     if number < minimum:
-        raise CfPurgeConfigurationError(f"{SETTING_NAME}[{name!r}] must be at least {minimum}.")
+        raise CfPurgeConfigurationError(_at_least(name, minimum))
     return number
 
 
@@ -129,13 +143,16 @@ def get_int(name: str, *, minimum: int = 0, choices: tuple[int, ...] = ()) -> in
             value = int(str(value).strip())
         except ValueError:
             raise CfPurgeConfigurationError(
-                f"{SETTING_NAME}[{name!r}] must be a whole number, not {value!r}."
+                gettext("%(key)s must be a whole number, not %(value)s.")
+                % {"key": _key(name), "value": repr(value)}
             ) from None
     if value < minimum:
-        raise CfPurgeConfigurationError(f"{SETTING_NAME}[{name!r}] must be at least {minimum}.")
+        raise CfPurgeConfigurationError(_at_least(name, minimum))
     if choices and value not in choices:
         allowed = ", ".join(str(c) for c in choices)
-        raise CfPurgeConfigurationError(f"{SETTING_NAME}[{name!r}] must be one of {allowed}.")
+        raise CfPurgeConfigurationError(
+            gettext("%(key)s must be one of %(allowed)s.") % {"key": _key(name), "allowed": allowed}
+        )
     return value
 
 

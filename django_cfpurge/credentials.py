@@ -20,12 +20,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from .exceptions import InvalidCredentials
+
+if TYPE_CHECKING:  # pragma: no cover
+    from django.utils.functional import _StrOrPromise as StrOrPromise
+else:
+    StrOrPromise = str
 
 AuthKind = Literal["token", "global_key"]
 AUTH_TOKEN: AuthKind = "token"  # noqa: S105  (a choice value, not a secret)
@@ -38,16 +44,27 @@ _KEY_SCANNABLE = re.compile(r"cfk_[A-Za-z0-9_-]{40,60}")
 _KEY_LEGACY = re.compile(r"[0-9a-f]{37,45}")
 _WHITESPACE = re.compile(r"\s")
 
+# Translators: the names of the values pasted from Cloudflare, as they appear inside the
+# messages about them ("The Zone ID must be 32 hexadecimal characters").
+ZONE_ID_LABEL = gettext_lazy("Zone ID")
+ACCOUNT_ID_LABEL = gettext_lazy("Account ID")
+API_TOKEN_LABEL = gettext_lazy("API token")
+GLOBAL_API_KEY_LABEL = gettext_lazy("Global API Key")
+
 
 def _strip(value: str | None) -> str:
     return (value or "").strip()
 
 
-def _reject_inner_whitespace(value: str, field: str, label: str) -> None:
+def _reject_inner_whitespace(value: str, field: str, label: StrOrPromise) -> None:
     if _WHITESPACE.search(value):
         raise InvalidCredentials(
-            f"The {label} contains a space or line break inside it. Copy it again from the "
-            "Cloudflare dashboard in one piece (only the characters of the value).",
+            gettext(
+                # Translators: %(label)s is the name of the value, e.g. "Zone ID" or "API token".
+                "The %(label)s contains a space or line break inside it. Copy it again from the "
+                "Cloudflare dashboard in one piece (only the characters of the value)."
+            )
+            % {"label": label},
             field=field,
         )
 
@@ -69,7 +86,9 @@ def is_account_token(value: str) -> bool:
     return value.startswith("cfat_")
 
 
-def clean_identifier(value: str | None, *, field: str = "zone_id", label: str = "Zone ID") -> str:
+def clean_identifier(
+    value: str | None, *, field: str = "zone_id", label: StrOrPromise = ZONE_ID_LABEL
+) -> str:
     """Return a trimmed, lower-cased 32-hex Cloudflare identifier.
 
     :raises InvalidCredentials: the value is not 32 hexadecimal characters; the
@@ -82,13 +101,25 @@ def clean_identifier(value: str | None, *, field: str = "zone_id", label: str = 
         return lowered
     if "." in cleaned and field == "zone_id":
         raise InvalidCredentials(
-            f"“{cleaned}” looks like a domain name. The Zone ID is the 32-character hexadecimal "
-            "value shown under “API” on the zone's Overview page in the Cloudflare dashboard.",
+            gettext(
+                "“%(value)s” looks like a domain name. The Zone ID is the 32-character "
+                "hexadecimal value shown under “API” on the zone's Overview page in the "
+                "Cloudflare dashboard."
+            )
+            % {"value": cleaned},
             field=field,
         )
     raise InvalidCredentials(
-        f"The {label} must be 32 hexadecimal characters (0-9, a-f); this value has "
-        f"{len(cleaned)} characters. Copy it from the zone's Overview page, section “API”.",
+        ngettext(
+            # Translators: %(label)s is "Zone ID" or "Account ID". The English singular keeps
+            # "characters" (the message has always read so); translate each form properly.
+            "The %(label)s must be 32 hexadecimal characters (0-9, a-f); this value has "
+            "%(count)d characters. Copy it from the zone's Overview page, section “API”.",
+            "The %(label)s must be 32 hexadecimal characters (0-9, a-f); this value has "
+            "%(count)d characters. Copy it from the zone's Overview page, section “API”.",
+            len(cleaned),
+        )
+        % {"label": label, "count": len(cleaned)},
         field=field,
     )
 
@@ -97,20 +128,30 @@ def clean_api_token(value: str | None) -> str:
     """Return a trimmed API token, or raise with what is wrong with it."""
     token = _strip(value)
     if not token:
-        raise InvalidCredentials("Enter the API token.", field="api_token")
-    _reject_inner_whitespace(token, "api_token", "API token")
+        raise InvalidCredentials(gettext("Enter the API token."), field="api_token")
+    _reject_inner_whitespace(token, "api_token", API_TOKEN_LABEL)
     if looks_like_global_key(token):
         raise InvalidCredentials(
-            "This is a Global API Key, not an API token. Create a scoped API token "
-            "(My Profile → API Tokens → Create Token, permission Zone → Cache Purge → Purge) "
-            "or choose “Account email + Global API Key” as the authentication kind.",
+            gettext(
+                "This is a Global API Key, not an API token. Create a scoped API token "
+                "(My Profile → API Tokens → Create Token, permission Zone → Cache Purge → Purge) "
+                "or choose “Account email + Global API Key” as the authentication kind."
+            ),
             field="api_token",
         )
     if not looks_like_token(token):
         raise InvalidCredentials(
-            f"This does not look like a Cloudflare API token ({len(token)} characters; a token "
-            "is 40 to 80 letters, digits, “-” and “_”, or starts with cfut_ / cfat_). "
-            "Was only part of it copied?",
+            ngettext(
+                # Translators: the English singular keeps "characters"; translate each form.
+                "This does not look like a Cloudflare API token (%(count)d characters; a token "
+                "is 40 to 80 letters, digits, “-” and “_”, or starts with cfut_ / cfat_). "
+                "Was only part of it copied?",
+                "This does not look like a Cloudflare API token (%(count)d characters; a token "
+                "is 40 to 80 letters, digits, “-” and “_”, or starts with cfut_ / cfat_). "
+                "Was only part of it copied?",
+                len(token),
+            )
+            % {"count": len(token)},
             field="api_token",
         )
     return token
@@ -120,19 +161,28 @@ def clean_api_key(value: str | None) -> str:
     """Return a trimmed Global API Key, or raise with what is wrong with it."""
     key = _strip(value)
     if not key:
-        raise InvalidCredentials("Enter the Global API Key.", field="api_key")
-    _reject_inner_whitespace(key, "api_key", "Global API Key")
+        raise InvalidCredentials(gettext("Enter the Global API Key."), field="api_key")
+    _reject_inner_whitespace(key, "api_key", GLOBAL_API_KEY_LABEL)
     if looks_like_global_key(key):
         return key
     if looks_like_token(key):
         raise InvalidCredentials(
-            "This is an API token, not a Global API Key. Choose “API token” as the "
-            "authentication kind and paste it in the API token field (recommended).",
+            gettext(
+                "This is an API token, not a Global API Key. Choose “API token” as the "
+                "authentication kind and paste it in the API token field (recommended)."
+            ),
             field="api_key",
         )
     raise InvalidCredentials(
-        f"This does not look like a Global API Key ({len(key)} characters; a key is 37 to 45 "
-        "lowercase hexadecimal characters, or starts with cfk_). Was only part of it copied?",
+        ngettext(
+            # Translators: the English singular keeps "characters"; translate each form.
+            "This does not look like a Global API Key (%(count)d characters; a key is 37 to 45 "
+            "lowercase hexadecimal characters, or starts with cfk_). Was only part of it copied?",
+            "This does not look like a Global API Key (%(count)d characters; a key is 37 to 45 "
+            "lowercase hexadecimal characters, or starts with cfk_). Was only part of it copied?",
+            len(key),
+        )
+        % {"count": len(key)},
         field="api_key",
     )
 
@@ -142,14 +192,16 @@ def clean_email(value: str | None) -> str:
     email = _strip(value)
     if not email:
         raise InvalidCredentials(
-            "Enter the email address of the Cloudflare account that owns the Global API Key.",
+            gettext(
+                "Enter the email address of the Cloudflare account that owns the Global API Key."
+            ),
             field="email",
         )
     try:
         validate_email(email)
     except ValidationError:
         raise InvalidCredentials(
-            "Enter the email address you log in to Cloudflare with.", field="email"
+            gettext("Enter the email address you log in to Cloudflare with."), field="email"
         ) from None
     return email
 
@@ -207,7 +259,7 @@ class Credentials:
         """
         zone = clean_identifier(zone_id)
         account = (
-            clean_identifier(account_id, field="account_id", label="Account ID")
+            clean_identifier(account_id, field="account_id", label=ACCOUNT_ID_LABEL)
             if _strip(account_id)
             else ""
         )
@@ -216,9 +268,11 @@ class Credentials:
             token = clean_api_token(api_token)
             if is_account_token(token) and not account:
                 raise InvalidCredentials(
-                    "This is an account-owned API token (cfat_…). Enter the Account ID too: it "
-                    "is verified at the account's endpoint. Find it on the zone's Overview page, "
-                    "section “API”, under the Zone ID.",
+                    gettext(
+                        "This is an account-owned API token (cfat_…). Enter the Account ID too: "
+                        "it is verified at the account's endpoint. Find it on the zone's Overview "
+                        "page, section “API”, under the Zone ID."
+                    ),
                     field="account_id",
                 )
             return cls(zone_id=zone, api_token=token, account_id=account)

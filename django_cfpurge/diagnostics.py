@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from .conf import get_setting
 from .credentials import Credentials
@@ -94,10 +95,13 @@ class TestReport:
         """One line: the first failure, or what was verified."""
         if self.failures:
             return self.failures[0].message
-        bits = [f"Connected to zone {self.zone_name or self.zone}"]
+        zone = self.zone_name or self.zone
         if self.plan:
-            bits.append(f"plan {self.plan}")
-        return ", ".join(bits) + "."
+            return gettext("Connected to zone %(zone)s, plan %(plan)s.") % {
+                "zone": zone,
+                "plan": self.plan,
+            }
+        return gettext("Connected to zone %(zone)s.") % {"zone": zone}
 
 
 def _cited(err: CfPurgeError) -> str:
@@ -109,32 +113,56 @@ def _cited(err: CfPurgeError) -> str:
         parts.append(f"HTTP {status}")
     codes = sorted(getattr(err, "codes", ()) or ())
     if codes:
-        parts.append(("code " if len(codes) == 1 else "codes ") + ", ".join(map(str, codes)))
+        parts.append(
+            # Translators: Cloudflare's numeric error codes, e.g. "code 10000" or
+            # "codes 1000, 9109".
+            ngettext("code %(codes)s", "codes %(codes)s", len(codes))
+            % {"codes": ", ".join(map(str, codes))}
+        )
     return ", ".join(parts) or type(err).__name__
 
 
 def _describe_api_error(err: CfPurgeError, *, doing: str) -> str:
-    """A sentence for the errors every step can meet (network, 429, 5xx, bad answers)."""
+    """A sentence for the errors every step can meet (network, 429, 5xx, bad answers).
+
+    ``doing`` is what the step was doing, already translated; it is shown in parentheses.
+    """
     if isinstance(err, CloudflareRateLimited):
-        wait = f" Try again in {math.ceil(err.retry_after)} s." if err.retry_after else ""
+        values = {"doing": doing, "cited": _cited(err)}
+        if err.retry_after:
+            values["seconds"] = str(math.ceil(err.retry_after))
+            return (
+                gettext(
+                    "Cloudflare is rate-limiting this account's API requests (%(doing)s; "
+                    "%(cited)s). Try again in %(seconds)s s. Purges are not lost meanwhile: "
+                    "they wait and are retried."
+                )
+                % values
+            )
         return (
-            f"Cloudflare is rate-limiting this account's API requests ({doing}; "
-            f"{_cited(err)}).{wait} Purges are not lost meanwhile: they wait and are retried."
+            gettext(
+                "Cloudflare is rate-limiting this account's API requests (%(doing)s; "
+                "%(cited)s). Purges are not lost meanwhile: they wait and are retried."
+            )
+            % values
         )
     if isinstance(err, CloudflareServerError):
-        return (
-            f"Cloudflare answered with a temporary server error ({doing}; {_cited(err)}); "
+        return gettext(
+            "Cloudflare answered with a temporary server error (%(doing)s; %(cited)s); "
             "try again in a few minutes."
-        )
+        ) % {"doing": doing, "cited": _cited(err)}
     if isinstance(err, CloudflareNetworkError):
-        return (
-            f"Could not reach the Cloudflare API ({doing}): {err.reason or err}. Check this "
-            "server's outbound network access (firewall, proxy, DNS) and "
-            f"CFPURGE['API_URL'] ({get_setting('API_URL')})."
-        )
+        return gettext(
+            "%(reason)s (%(doing)s). Check this server's outbound network access (firewall, "
+            "proxy, DNS) and CFPURGE['API_URL'] (%(api_url)s)."
+        ) % {"doing": doing, "reason": err.reason or err, "api_url": get_setting("API_URL")}
     # Answers that did not come from Cloudflare: the client's sentence says what
     # came back and what to check.
     return str(err)
+
+
+#: Codes that mean the credential could not be read at all (not: unknown or revoked).
+_MALFORMED_CREDENTIAL_CODES = frozenset({6003, 6102, 6103, 6111, 9106})
 
 
 class ConnectionTest:
@@ -150,6 +178,8 @@ class ConnectionTest:
         self.zone = zone
         self.client_factory = client_factory
         self.report = TestReport(zone=zone.name)
+        # Set when Cloudflare could not be asked about the credentials (network, 429…).
+        self._credentials_unchecked = False
 
     def add(self, key: str, label: str, status: str, message: str) -> StepResult:
         step = StepResult(key=key, label=label, status=status, message=message)
@@ -165,37 +195,45 @@ class ConnectionTest:
         from .zones import credentials_for, resolved_credentials_values
 
         later = [
-            ("credentials", "Credentials"),
-            ("zone", "Zone"),
-            ("purge", "Purge permission"),
+            ("credentials", gettext("Credentials")),
+            ("zone", gettext("Zone")),
+            ("purge", gettext("Purge permission")),
         ]
+        values_label = gettext("Values")
         try:
             credentials = credentials_for(self.zone)
         except InvalidCredentials as err:
-            self.add("local", "Values", ERROR, str(err))
-            self.skip_rest(later, "Skipped: fix the values first.")
+            self.add("local", values_label, ERROR, str(err))
+            self.skip_rest(later, gettext("Skipped: fix the values first."))
             return self.report
         values = resolved_credentials_values(self.zone)
         if values["zone_id"].strip().lower() == values["account_id"].strip().lower():
             self.add(
                 "local",
-                "Values",
+                values_label,
                 ERROR,
-                "The Zone ID and the Account ID are the same value. The Account ID was probably "
-                "pasted as the Zone ID: copy the Zone ID from the zone's Overview page, section "
-                "“API” (the first of the two IDs).",
+                gettext(
+                    "The Zone ID and the Account ID are the same value. The Account ID was "
+                    "probably pasted as the Zone ID: copy the Zone ID from the zone's Overview "
+                    "page, section “API” (the first of the two IDs)."
+                ),
             )
-            self.skip_rest(later, "Skipped: fix the values first.")
+            self.skip_rest(later, gettext("Skipped: fix the values first."))
             return self.report
-        self.add("local", "Values", OK, "The Zone ID and credentials are well-formed.")
+        self.add("local", values_label, OK, gettext("The Zone ID and credentials are well-formed."))
         client = self.client_factory(credentials)
         try:
             if not self._check_credentials(client, credentials):
-                self.skip_rest(later[1:], "Skipped: the credentials were not accepted.")
+                reason = (
+                    gettext("Skipped: the credentials could not be checked.")
+                    if self._credentials_unchecked
+                    else gettext("Skipped: the credentials were not accepted.")
+                )
+                self.skip_rest(later[1:], reason)
                 return self.report
             zone_name = self._check_zone(client, credentials)
             if zone_name is None:
-                self.skip_rest(later[2:], "Skipped: the zone could not be read.")
+                self.skip_rest(later[2:], gettext("Skipped: the zone could not be read."))
                 return self.report
             self._check_purge(client, zone_name)
         finally:
@@ -204,56 +242,71 @@ class ConnectionTest:
 
     # -- steps ----------------------------------------------------------------------
     def _check_credentials(self, client: Any, credentials: Credentials) -> bool:
-        label = "Credentials"
+        label = gettext("Credentials")
         if credentials.auth_kind != "token":
             self.add(
                 "credentials",
                 label,
                 WARNING,
-                "Using the legacy email + Global API Key, which can do anything on the account. "
-                "It is checked with the zone below. An API token limited to Zone → Cache Purge → "
-                "Purge is safer.",
+                gettext(
+                    "Using the legacy email + Global API Key, which can do anything on the "
+                    "account. It is checked with the zone below. An API token limited to Zone → "
+                    "Cache Purge → Purge is safer."
+                ),
             )
             return True
         try:
             token = client.verify_token()
         except CloudflareAuthError as err:
-            hint = ""
+            if err.codes & _MALFORMED_CREDENTIAL_CODES:
+                # Cloudflare could not even read the header: the client's message says
+                # what is wrong with the value (a quote, "Bearer", a line break…).
+                self.add("credentials", label, ERROR, str(err))
+                return False
             if credentials.is_account_token or credentials.account_id:
-                hint = " If this is an account-owned token, check that the Account ID is right."
-            self.add(
-                "credentials",
-                label,
-                ERROR,
-                "Cloudflare rejected the API token: it is unknown, revoked or mistyped "
-                f"({_cited(err)}).{hint} Create a new token under My Profile → API Tokens.",
-            )
+                message = gettext(
+                    "Cloudflare rejected the API token: it is unknown, revoked or mistyped "
+                    "(%(cited)s). If this is an account-owned token, check that the Account ID "
+                    "is right. Create a new token under My Profile → API Tokens."
+                )
+            else:
+                message = gettext(
+                    "Cloudflare rejected the API token: it is unknown, revoked or mistyped "
+                    "(%(cited)s). Create a new token under My Profile → API Tokens."
+                )
+            self.add("credentials", label, ERROR, message % {"cited": _cited(err)})
             return False
         except CfPurgeError as err:
-            self.add(
-                "credentials", label, ERROR, _describe_api_error(err, doing="verifying the token")
-            )
+            # Translators: what Test connection was doing, shown in parentheses in a sentence.
+            doing = gettext("verifying the token")
+            self.add("credentials", label, ERROR, _describe_api_error(err, doing=doing))
+            self._credentials_unchecked = bool(getattr(err, "transient", False))
             return False
         self.report.token_status = token.status
         self.report.token_expires_on = token.expires_on
         now = timezone.now()
         if token.status == "expired" or (token.expires_on and token.expires_on <= now):
-            when = f" on {token.expires_on:%Y-%m-%d}" if token.expires_on else ""
-            self.add(
-                "credentials",
-                label,
-                ERROR,
-                f"The API token expired{when}. Roll it or create a new one in the Cloudflare "
-                "dashboard (My Profile → API Tokens) and paste it here.",
-            )
+            if token.expires_on:
+                message = gettext(
+                    "The API token expired on %(date)s. Roll it or create a new one in the "
+                    "Cloudflare dashboard (My Profile → API Tokens) and paste it here."
+                ) % {"date": f"{token.expires_on:%Y-%m-%d}"}
+            else:
+                message = gettext(
+                    "The API token expired. Roll it or create a new one in the Cloudflare "
+                    "dashboard (My Profile → API Tokens) and paste it here."
+                )
+            self.add("credentials", label, ERROR, message)
             return False
         if token.status == "disabled":
             self.add(
                 "credentials",
                 label,
                 ERROR,
-                "The API token is disabled. Enable it again in the Cloudflare dashboard "
-                "(My Profile → API Tokens) or create a new one.",
+                gettext(
+                    "The API token is disabled. Enable it again in the Cloudflare dashboard "
+                    "(My Profile → API Tokens) or create a new one."
+                ),
             )
             return False
         if token.not_before and token.not_before > now:
@@ -261,7 +314,8 @@ class ConnectionTest:
                 "credentials",
                 label,
                 ERROR,
-                f"The API token is not valid before {token.not_before:%Y-%m-%d %H:%M} UTC.",
+                gettext("The API token is not valid before %(when)s UTC.")
+                % {"when": f"{token.not_before:%Y-%m-%d %H:%M}"},
             )
             return False
         if token.expires_on and token.expires_on <= now + timedelta(days=EXPIRY_WARNING_DAYS):
@@ -269,16 +323,24 @@ class ConnectionTest:
                 "credentials",
                 label,
                 WARNING,
-                f"The API token is active but expires on {token.expires_on:%Y-%m-%d}: roll it "
-                "before then or purging will stop.",
+                gettext(
+                    "The API token is active but expires on %(date)s: roll it before then or "
+                    "purging will stop."
+                )
+                % {"date": f"{token.expires_on:%Y-%m-%d}"},
             )
             return True
-        expiry = f", expires {token.expires_on:%Y-%m-%d}" if token.expires_on else ", no expiry"
-        self.add("credentials", label, OK, f"The API token is active{expiry}.")
+        if token.expires_on:
+            message = gettext("The API token is active, expires %(date)s.") % {
+                "date": f"{token.expires_on:%Y-%m-%d}"
+            }
+        else:
+            message = gettext("The API token is active, no expiry.")
+        self.add("credentials", label, OK, message)
         return True
 
     def _check_zone(self, client: Any, credentials: Credentials) -> str | None:
-        label = "Zone"
+        label = gettext("Zone")
         try:
             info = client.get_zone()
         except (CloudflareZoneNotFound, CloudflareAuthError) as err:
@@ -287,53 +349,69 @@ class ConnectionTest:
                 and isinstance(err, CloudflareAuthError)
                 and (err.codes & {9103, 6003, 6103, 6102})
             ):
-                message = (
+                message = gettext(
                     "Cloudflare rejected the email + Global API Key: check the account email and "
-                    f"copy the Global API Key again ({_cited(err)})."
-                )
+                    "copy the Global API Key again (%(cited)s)."
+                ) % {"cited": _cited(err)}
             else:
-                message = (
-                    f"Cloudflare does not give these credentials access to the zone "
-                    f"{credentials.zone_id} ({_cited(err)}). Usually the Account ID or another "
-                    "ID was pasted as the Zone ID, or the token is limited to other zones: copy "
-                    "the Zone ID from the zone's Overview page, section “API”, and check the "
-                    "token's Zone Resources."
-                )
+                message = gettext(
+                    "Cloudflare does not give these credentials access to the zone "
+                    "%(zone_id)s (%(cited)s). Usually the Account ID or another ID was pasted "
+                    "as the Zone ID, or the token is limited to other zones: copy the Zone ID "
+                    "from the zone's Overview page, section “API”, and check the token's Zone "
+                    "Resources."
+                ) % {"zone_id": credentials.zone_id, "cited": _cited(err)}
             self.add("zone", label, ERROR, message)
             return None
         except CfPurgeError as err:
-            self.add("zone", label, ERROR, _describe_api_error(err, doing="reading the zone"))
+            # Translators: what Test connection was doing, shown in parentheses in a sentence.
+            doing = gettext("reading the zone")
+            self.add("zone", label, ERROR, _describe_api_error(err, doing=doing))
             return None
         self.report.zone_name = info.name
         self.report.zone_status = info.status
         self.report.plan = info.plan_legacy_id
-        notes = []
+        if info.plan_legacy_id:
+            sentences = [
+                gettext("Zone %(name)s (%(status)s, plan %(plan)s).")
+                % {
+                    "name": info.name,
+                    "status": info.status,
+                    "plan": info.plan_name or info.plan_legacy_id,
+                }
+            ]
+        else:
+            sentences = [
+                gettext("Zone %(name)s (%(status)s).") % {"name": info.name, "status": info.status}
+            ]
         status = OK
         if info.status != "active":
             status = WARNING
-            notes.append(
-                f"The zone's status is “{info.status}”: Cloudflare serves and caches it only "
-                "once active."
+            sentences.append(
+                gettext(
+                    "The zone's status is “%(status)s”: Cloudflare serves and caches it only "
+                    "once active."
+                )
+                % {"status": info.status}
             )
         if info.paused:
             status = WARNING
-            notes.append("The zone is paused: Cloudflare does not cache it now.")
+            sentences.append(gettext("The zone is paused: Cloudflare does not cache it now."))
         if info.permissions is not None and PURGE_PERMISSION not in info.permissions:
             status = WARNING
-            notes.append(
-                "Cloudflare does not list the Cache Purge permission for these credentials; "
-                "the purge test below is the final word."
+            sentences.append(
+                gettext(
+                    "Cloudflare does not list the Cache Purge permission for these credentials; "
+                    "the purge test below is the final word."
+                )
             )
-        plan = f", plan {info.plan_name or info.plan_legacy_id}" if info.plan_legacy_id else ""
-        self.add(
-            "zone", label, status, " ".join([f"Zone {info.name} ({info.status}{plan}).", *notes])
-        )
+        self.add("zone", label, status, " ".join(sentences))
         return info.name
 
     def _check_purge(self, client: Any, zone_name: str) -> None:
-        label = "Purge permission"
+        label = gettext("Purge permission")
         if not get_setting("PROBE_PURGE"):
-            self.add("purge", label, SKIPPED, "Skipped: CFPURGE['PROBE_PURGE'] is False.")
+            self.add("purge", label, SKIPPED, gettext("Skipped: CFPURGE['PROBE_PURGE'] is False."))
             return
         path = str(get_setting("PROBE_PATH") or "/__cfpurge_probe")
         url = f"https://{zone_name}{path if path.startswith('/') else '/' + path}"
@@ -344,14 +422,22 @@ class ConnectionTest:
                 "purge",
                 label,
                 ERROR,
-                "Cloudflare rejected the API token: it needs Zone → Cache Purge → Purge on this "
-                f"zone ({_cited(err)}). Edit the token's permissions in My Profile → API Tokens.",
+                gettext(
+                    "Cloudflare rejected the API token: it needs Zone → Cache Purge → Purge on "
+                    "this zone (%(cited)s). Edit the token's permissions in My Profile → API "
+                    "Tokens."
+                )
+                % {"cited": _cited(err)},
             )
             return
         except CloudflareAPIError as err:
-            self.add("purge", label, ERROR, _describe_api_error(err, doing="the test purge"))
+            # Translators: what Test connection was doing, shown in parentheses in a sentence.
+            doing = gettext("the test purge")
+            self.add("purge", label, ERROR, _describe_api_error(err, doing=doing))
             return
-        self.add("purge", label, OK, f"A test purge of {url} was accepted.")
+        self.add(
+            "purge", label, OK, gettext("A test purge of %(url)s was accepted.") % {"url": url}
+        )
 
 
 def run_connection_test(

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from . import outbox
 from .conf import get_setting
@@ -52,8 +54,8 @@ MAX_RATE_LIMIT_WAIT = 30.0
 #: ``MAX_ATTEMPTS``.
 LIMITER_UNAVAILABLE_DELAY = 10.0
 
-DISABLED_MESSAGE = "Purging is switched off (CFPURGE['ENABLED'] is False)."
-UNCONFIGURED_MESSAGE = (
+DISABLED_MESSAGE = _("Purging is switched off (CFPURGE['ENABLED'] is False).")
+UNCONFIGURED_MESSAGE = _(
     "No Cloudflare zone is configured: add one in the admin (Cloudflare zones) or set "
     "CFPURGE['ZONE_ID'] and CFPURGE['API_TOKEN']."
 )
@@ -110,6 +112,11 @@ def _error_kind(err: CfPurgeError) -> str:
         if isinstance(err, cls):
             return kind
     return "error"
+
+
+def _zone_message(zone: CloudflareZone, err: Exception) -> str:
+    """The message recorded on a zone's rows: which zone, then what went wrong."""
+    return gettext("Zone “%(zone)s”: %(message)s") % {"zone": zone.name, "message": err}
 
 
 def _item_key(item: Any) -> str:
@@ -200,11 +207,11 @@ class Drainer:
         self._hold_partial = hold_partial
         rows, token = claim.rows, claim.token
         if not get_setting("ENABLED"):
-            self._wait(rows, token, outbox.ERROR_DISABLED, DISABLED_MESSAGE)
+            self._wait(rows, token, outbox.ERROR_DISABLED, str(DISABLED_MESSAGE))
             return []
         zones = active_zones()
         if not zones:
-            self._wait(rows, token, outbox.ERROR_UNCONFIGURED, UNCONFIGURED_MESSAGE)
+            self._wait(rows, token, outbox.ERROR_UNCONFIGURED, str(UNCONFIGURED_MESSAGE))
             return []
         self._learn_zone_names(zones)
         router = ZoneRouter(zones)
@@ -226,7 +233,11 @@ class Drainer:
             except Exception as err:
                 logger.exception("django-cfpurge: unexpected error purging zone %s", zone.name)
                 self._retry(
-                    zone_rows, token, "error", f"Unexpected error: {type(err).__name__}: {err}"
+                    zone_rows,
+                    token,
+                    "error",
+                    gettext("Unexpected error: %(error)s: %(message)s")
+                    % {"error": type(err).__name__, "message": err},
                 )
             if self.progress:
                 self.progress(self.report.done + self.report.failed, self.report.claimed)
@@ -297,7 +308,8 @@ class Drainer:
                         skipped.append(
                             {
                                 "target": _item_key(item),
-                                "reason": f"No configured zone serves the host “{host}”.",
+                                "reason": gettext("No configured zone serves the host “%(host)s”.")
+                                % {"host": host},
                             }
                         )
                 for zone in destinations:
@@ -310,7 +322,7 @@ class Drainer:
             row.done_at = timezone.now()
             row.error_kind = "unroutable"
             row.last_error = (
-                skipped[0]["reason"] if skipped else "Nothing to purge for this change."
+                skipped[0]["reason"] if skipped else gettext("Nothing to purge for this change.")
             )
             row.claimed_until = None
             self._resolved.append(row)
@@ -353,7 +365,7 @@ class Drainer:
         try:
             credentials = credentials_for(zone)
         except InvalidCredentials as err:
-            message = f"Zone “{zone.name}”: {err}"
+            message = _zone_message(zone, err)
             if not zone.has_secret():
                 self._wait(rows, token, outbox.ERROR_UNCONFIGURED, message)
             else:
@@ -425,7 +437,7 @@ class Drainer:
                         remaining,
                         token,
                         outbox.ERROR_RATE_LIMITED,
-                        "Waiting for the shared rate limit.",
+                        gettext("Waiting for the shared rate limit."),
                         delay=wait,
                     )
                     self._finish_done(zone, rows, pending_items, token, calls_per_row, ids, sent)
@@ -439,8 +451,11 @@ class Drainer:
                         remaining,
                         token,
                         outbox.ERROR_RATE_LIMITED,
-                        "Waiting for the shared rate limiter: its cache is unavailable "
-                        f"({type(err).__name__}).",
+                        gettext(
+                            "Waiting for the shared rate limiter: its cache is unavailable "
+                            "(%(error)s)."
+                        )
+                        % {"error": type(err).__name__},
                         delay=LIMITER_UNAVAILABLE_DELAY,
                     )
                     return
@@ -449,7 +464,8 @@ class Drainer:
                         result_id = client.purge_request(kind, chunk)
                     except ValueError as bad_item:  # an item Cloudflare would refuse
                         raise CloudflareRequestRejected(
-                            f"These {kind} cannot be purged: {bad_item}"
+                            gettext("These %(kind)s cannot be purged: %(reason)s")
+                            % {"kind": kind, "reason": bad_item}
                         ) from bad_item
                 except CloudflareAPIError as err:
                     calls += 1
@@ -461,7 +477,7 @@ class Drainer:
                     self._finish_done(zone, rows, pending_items, token, calls_per_row, ids, sent)
                     remaining = [r for r in rows if pending_items[r.pk]]
                     self._keep_progress(remaining, pending_items, all_items, token)
-                    message = f"Zone “{zone.name}”: {err}"
+                    message = _zone_message(zone, err)
                     if err.transient:
                         self._retry(remaining, token, _error_kind(err), message, err.retry_after)
                     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import credentials as cred
@@ -75,7 +76,8 @@ class CloudflareZoneForm(forms.ModelForm):
         if not value:
             return ""
         return self._clean_with(
-            lambda v: cred.clean_identifier(v, field="account_id", label="Account ID"), value
+            lambda v: cred.clean_identifier(v, field="account_id", label=cred.ACCOUNT_ID_LABEL),
+            value,
         )
 
     def clean_email(self) -> str:
@@ -94,12 +96,12 @@ class CloudflareZoneForm(forms.ModelForm):
             elif self.instance.api_token:
                 data["api_token"] = self.instance.api_token
             else:
-                self.add_error("api_token", _("Enter the API token."))
+                self.add_error("api_token", gettext("Enter the API token."))
             token = data.get("api_token") or ""
             if token and cred.is_account_token(token) and not data.get("account_id"):
                 self.add_error(
                     "account_id",
-                    _(
+                    gettext(
                         "This is an account-owned API token (cfat_…): enter the Account ID too. "
                         "It is on the zone's Overview page, section “API”."
                     ),
@@ -114,13 +116,13 @@ class CloudflareZoneForm(forms.ModelForm):
             elif self.instance.api_key:
                 data["api_key"] = self.instance.api_key
             else:
-                self.add_error("api_key", _("Enter the Global API Key."))
+                self.add_error("api_key", gettext("Enter the Global API Key."))
             data["api_token"] = ""
         zone_id, account_id = data.get("zone_id"), data.get("account_id")
         if zone_id and account_id and zone_id == account_id:
             self.add_error(
                 "zone_id",
-                _(
+                gettext(
                     "The Zone ID and the Account ID are the same: the Account ID was probably "
                     "pasted here. The Zone ID is the first of the two IDs in section “API” of the "
                     "zone's Overview page."
@@ -164,6 +166,6 @@ class ManualPurgeForm(forms.Form):
         data = super().clean() or self.cleaned_data
         items = [line.strip() for line in (data.get("items") or "").splitlines() if line.strip()]
         if data.get("kind") != "everything" and not items:
-            self.add_error("items", _("Enter at least one item, one per line."))
+            self.add_error("items", gettext("Enter at least one item, one per line."))
         data["item_list"] = items
         return data

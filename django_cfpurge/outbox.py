@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import models, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from .conf import get_float, get_int
 from .models import CloudflareZone, PurgeRequest
@@ -91,7 +92,7 @@ def release_batch(batch_id: str, *, discard: bool = False) -> int:
     if discard:
         count = held.update(
             status=Status.DROPPED,
-            last_error="Dropped: written inside suspend_purging(discard=True).",
+            last_error=gettext("Dropped: written inside suspend_purging(discard=True)."),
             done_at=timezone.now(),
         )
         logger.info("suspend_purging: dropped %d held purge request(s)", count)
@@ -374,7 +375,12 @@ def mark_retry(
             failed,
             token,
             error_kind=error_kind,
-            message=f"{message} (gave up after {max_attempts} attempts)",
+            message=ngettext(
+                "%(message)s (gave up after %(count)d attempt)",
+                "%(message)s (gave up after %(count)d attempts)",
+                max_attempts,
+            )
+            % {"message": message, "count": max_attempts},
         )
     return retried, failed
 

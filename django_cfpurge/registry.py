@@ -14,6 +14,7 @@ from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext, ngettext
 
 from .conf import SETTING_NAME, get_setting
 from .exceptions import AlreadyRegistered, CfPurgeConfigurationError, NotRegistered
@@ -84,14 +85,16 @@ def _as_spec(value: Any, where: str) -> TargetSpec:
                 return import_string(value)
             except ImportError as err:
                 raise CfPurgeConfigurationError(
-                    f"{where}: cannot import {value!r} ({err})."
+                    gettext("%(where)s: cannot import %(value)s (%(error)s).")
+                    % {"where": where, "value": repr(value), "error": err}
                 ) from err
         return (value,)
     try:
         return tuple(str(v) for v in value)
     except TypeError:
         raise CfPurgeConfigurationError(
-            f"{where} must be a list of strings or a callable, not {type(value).__name__}."
+            gettext("%(where)s must be a list of strings or a callable, not %(type)s.")
+            % {"where": where, "type": type(value).__name__}
         ) from None
 
 
@@ -101,10 +104,16 @@ def _resolve_model(model: type[models.Model] | str) -> type[models.Model]:
             return apps.get_model(model)
         except (LookupError, ValueError) as err:
             raise CfPurgeConfigurationError(
-                f"Cannot register {model!r}: no such model ({err}). Use “app_label.ModelName”."
+                gettext(
+                    "Cannot register %(model)s: no such model (%(error)s). Use "
+                    "“app_label.ModelName”."
+                )
+                % {"model": repr(model), "error": err}
             ) from err
     if not (isinstance(model, type) and issubclass(model, models.Model)):
-        raise CfPurgeConfigurationError(f"register() takes a model class, not {model!r}.")
+        raise CfPurgeConfigurationError(
+            gettext("register() takes a model class, not %(model)s.") % {"model": repr(model)}
+        )
     return model
 
 
@@ -140,25 +149,32 @@ class Registry:
         model = _resolve_model(model)
         label = model._meta.label
         if model in self._registrations:
-            raise AlreadyRegistered(f"{label} is already registered with django-cfpurge.")
+            raise AlreadyRegistered(
+                gettext("%(model)s is already registered with django-cfpurge.") % {"model": label}
+            )
         opts = model._meta
         file_fields = [f.name for f in opts.concrete_fields if isinstance(f, models.FileField)]
         chosen = tuple(fields) if fields is not None else tuple(file_fields)
         if isinstance(fields, str):
             raise CfPurgeConfigurationError(
-                f"{label}: fields= takes a list of names, not a string."
+                gettext("%(model)s: fields= takes a list of names, not a string.")
+                % {"model": label}
             )
         if not chosen:
             raise CfPurgeConfigurationError(
-                f"{label} has no FileField or ImageField to purge; pass fields=[...]."
+                gettext("%(model)s has no FileField or ImageField to purge; pass fields=[...].")
+                % {"model": label}
             )
         attnames: dict[str, str] = {}
         for name in chosen:
             fld = self._field(model, name, "fields")
             if not isinstance(fld, models.FileField):
                 raise CfPurgeConfigurationError(
-                    f"{label}.{name} is a {type(fld).__name__}, not a FileField or ImageField. "
-                    "Put non-file fields in watch=[...]."
+                    gettext(
+                        "%(field)s is a %(type)s, not a FileField or ImageField. Put non-file "
+                        "fields in watch=[...]."
+                    )
+                    % {"field": f"{label}.{name}", "type": type(fld).__name__}
                 )
             attnames[name] = fld.attname
         watch = tuple(watch)
@@ -189,12 +205,17 @@ class Registry:
         except FieldDoesNotExist:
             names = ", ".join(f.name for f in model._meta.concrete_fields)
             raise CfPurgeConfigurationError(
-                f"{model._meta.label} has no field {name!r} (in {where}=). Fields: {names}."
+                # Translators: %(where)s is the argument: fields or watch.
+                gettext("%(model)s has no field %(name)s (in %(where)s=). Fields: %(fields)s.")
+                % {"model": model._meta.label, "name": repr(name), "where": where, "fields": names}
             ) from None
         if not getattr(fld, "concrete", False) or fld.many_to_many:
             raise CfPurgeConfigurationError(
-                f"{model._meta.label}.{name} cannot be tracked: only concrete, single-valued "
-                "fields can be watched."
+                gettext(
+                    "%(field)s cannot be tracked: only concrete, single-valued fields can be "
+                    "watched."
+                )
+                % {"field": f"{model._meta.label}.{name}"}
             )
         return fld
 
@@ -202,7 +223,10 @@ class Registry:
         """Stop purging ``model``. :raises NotRegistered: it was not registered."""
         model = _resolve_model(model)
         if model not in self._registrations:
-            raise NotRegistered(f"{model._meta.label} is not registered with django-cfpurge.")
+            raise NotRegistered(
+                gettext("%(model)s is not registered with django-cfpurge.")
+                % {"model": model._meta.label}
+            )
         del self._registrations[model]
         from .receivers import disconnect_model
 
@@ -256,8 +280,11 @@ class Registry:
         models_setting = get_setting("MODELS") or {}
         if not isinstance(models_setting, dict):
             raise CfPurgeConfigurationError(
-                f"{SETTING_NAME}['MODELS'] must be a dict of "
-                "{'app_label.Model': {'fields': [...], 'watch': [...], ...}}."
+                gettext(
+                    "%(setting)s['MODELS'] must be a dict of "
+                    "{'app_label.Model': {'fields': [...], 'watch': [...], ...}}."
+                )
+                % {"setting": SETTING_NAME}
             )
         allowed = {"fields", "watch", "urls", "tags", "prefixes"}
         for label, options in models_setting.items():
@@ -272,12 +299,20 @@ class Registry:
     def _register_setting(self, label: str, options: dict[str, Any], allowed: set[str]) -> None:
         if not isinstance(options, dict):
             raise CfPurgeConfigurationError(
-                "must be a dict such as {'fields': [...], 'watch': [...]}."
+                # Translators: follows a setting's path (CFPURGE['MODELS']['app.Model']: ).
+                gettext("must be a dict such as {'fields': [...], 'watch': [...]}.")
             )
         unknown = set(options) - allowed
         if unknown:
             raise CfPurgeConfigurationError(
-                f"unknown keys {sorted(unknown)}; known keys: {', '.join(sorted(allowed))}."
+                ngettext(
+                    # Translators: follows a setting's path (CFPURGE['MODELS']['app.Model']: ).
+                    # The English singular keeps "keys"; translate each form.
+                    "unknown keys %(unknown)s; known keys: %(known)s.",
+                    "unknown keys %(unknown)s; known keys: %(known)s.",
+                    len(unknown),
+                )
+                % {"unknown": sorted(unknown), "known": ", ".join(sorted(allowed))}
             )
         model = _resolve_model(label)
         if model not in self._registrations:

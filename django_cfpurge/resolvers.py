@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.db import models
 from django.utils.encoding import iri_to_uri
+from django.utils.translation import gettext
 
 from .conf import SETTING_NAME, get_setting
 from .exceptions import CfPurgeConfigurationError
@@ -148,8 +149,11 @@ def base_urls() -> list[str]:
         parts = urlsplit(str(origin).strip())
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise CfPurgeConfigurationError(
-                f"{SETTING_NAME}['BASE_URLS'] entries must look like “https://www.example.com”, "
-                f"not {origin!r}."
+                gettext(
+                    "%(setting)s['BASE_URLS'] entries must look like “https://www.example.com”, "
+                    "not %(origin)s."
+                )
+                % {"setting": SETTING_NAME, "origin": repr(origin)}
             )
         cleaned.append(
             urlunsplit((parts.scheme, parts.netloc.lower(), parts.path.rstrip("/"), "", ""))
@@ -183,8 +187,11 @@ def absolute_urls(url: str) -> list[str]:
     origins = base_urls()
     if not origins:
         raise CfPurgeConfigurationError(
-            f"The URL {url!r} is relative and {SETTING_NAME}['BASE_URLS'] is empty: add the public "
-            "origins that serve it, e.g. ['https://www.example.com']."
+            gettext(
+                "The URL %(url)s is relative and %(setting)s['BASE_URLS'] is empty: add the "
+                "public origins that serve it, e.g. ['https://www.example.com']."
+            )
+            % {"url": repr(url), "setting": SETTING_NAME}
         )
     return [strip_signature(f"{origin}{path}") for origin in origins]
 
@@ -193,7 +200,10 @@ def file_urls(registration: Registration, field_name: str, name: str) -> list[st
     """Public URLs of the file ``name`` stored by ``field_name``'s storage."""
     field_obj = registration.model._meta.get_field(field_name)
     if not isinstance(field_obj, models.FileField):  # register() accepts file fields only
-        raise CfPurgeConfigurationError(f"{registration.label}.{field_name} is not a file field.")
+        raise CfPurgeConfigurationError(
+            gettext("%(field)s is not a file field.")
+            % {"field": f"{registration.label}.{field_name}"}
+        )
     storage = field_obj.storage
     return absolute_urls(storage.url(name))
 
@@ -269,8 +279,11 @@ def resolve_row(row: Any) -> dict[str, list[Any]]:
     registration = registry.get_by_label(row.model_label)
     if registration is None:
         raise CfPurgeConfigurationError(
-            f"{row.model_label} is no longer registered with django-cfpurge; its change "
-            "cannot be resolved to URLs."
+            gettext(
+                "%(model)s is no longer registered with django-cfpurge; its change cannot be "
+                "resolved to URLs."
+            )
+            % {"model": row.model_label}
         )
     return resolve_change(registration, change_from_row(row, registration))
 
@@ -292,10 +305,10 @@ def is_unpurgeable(kind: str, item: Any) -> str:
     if kind == "files":
         url = item["url"] if isinstance(item, dict) else item
         if urlsplit(url).path.startswith("/cdn-cgi/"):
-            return (
+            return gettext(
                 "Cloudflare cannot purge /cdn-cgi/ URLs; purging the original URL purges "
                 "its variants."
             )
     if kind == "prefixes" and ("?" in str(item) or "#" in str(item)):
-        return "A prefix cannot contain “?” or “#”."
+        return gettext("A prefix cannot contain “?” or “#”.")
     return ""

@@ -19,6 +19,8 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext, ngettext
+
 from .conf import SETTING_NAME, get_setting
 from .credentials import AUTH_GLOBAL_KEY, AUTH_TOKEN, Credentials
 from .exceptions import CfPurgeConfigurationError
@@ -52,18 +54,31 @@ def settings_zones() -> list[dict[str, Any]]:
         )
     extra = get_setting("ZONES") or []
     if not isinstance(extra, list | tuple):
-        raise CfPurgeConfigurationError(f"{SETTING_NAME}['ZONES'] must be a list of dicts.")
+        raise CfPurgeConfigurationError(
+            gettext("%(setting)s['ZONES'] must be a list of dicts.") % {"setting": SETTING_NAME}
+        )
     for index, entry in enumerate(extra):
         where = f"{SETTING_NAME}['ZONES'][{index}]"
         if not isinstance(entry, dict):
-            raise CfPurgeConfigurationError(f"{where} must be a dict.")
+            raise CfPurgeConfigurationError(
+                # Translators: %(where)s is a setting's path such as CFPURGE['ZONES'][0].
+                gettext("%(where)s must be a dict.") % {"where": where}
+            )
         unknown = set(entry) - set(_ZONE_KEYS)
         if unknown:
             raise CfPurgeConfigurationError(
-                f"{where} has unknown keys {sorted(unknown)}; known keys: {', '.join(_ZONE_KEYS)}."
+                ngettext(
+                    # Translators: the English singular keeps "keys"; translate each form.
+                    "%(where)s has unknown keys %(unknown)s; known keys: %(known)s.",
+                    "%(where)s has unknown keys %(unknown)s; known keys: %(known)s.",
+                    len(unknown),
+                )
+                % {"where": where, "unknown": sorted(unknown), "known": ", ".join(_ZONE_KEYS)}
             )
         if not entry.get("NAME") or not entry.get("ZONE_ID"):
-            raise CfPurgeConfigurationError(f"{where} needs both NAME and ZONE_ID.")
+            raise CfPurgeConfigurationError(
+                gettext("%(where)s needs both NAME and ZONE_ID.") % {"where": where}
+            )
         zones.append({key: entry.get(key, "") for key in _ZONE_KEYS})
     return zones
 

@@ -2,9 +2,10 @@
 # The whole test suite, slow and browser tests included: ./scripts/test.sh [pytest args...]
 #
 # On a machine with only Python 3.11 it installs what the tests start (redis-server,
-# Chromium and its driver, PostgreSQL when missing) with apt-get, creates .venv, installs the
-# package with its test and lint extras, runs `ruff check .`, then pytest. A second run skips
-# whatever is already done. The exit code is pytest's, or 1 if only the lint failed.
+# Chromium and its driver, PostgreSQL when missing) and GNU gettext (for the translation
+# catalog test) with apt-get, creates .venv, installs the package with its test and lint
+# extras, runs `ruff check .`, then pytest. A second run skips whatever is already done. The
+# exit code is pytest's, or 1 if only the lint failed.
 #
 # Environment: PYTHON (default python3.11) builds the virtualenv; CI=true turns a missing
 # server into a test failure instead of a skip.
@@ -31,6 +32,7 @@ have_postgres() {
 install_system_packages() {
     local missing=()
     command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+    command -v xgettext >/dev/null 2>&1 || missing+=(gettext)
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
     have_postgres || missing+=(postgresql)

@@ -172,9 +172,18 @@ def test_rate_limited(cf_api, zone):
 
 
 def test_network_down(cf_api, zone):
-    cf_api.add("GET", "/user/tokens/verify", body=requests.ConnectionError("refused"))
+    cf_api.add(
+        "GET",
+        "/user/tokens/verify",
+        body=requests.ConnectionError(ConnectionRefusedError(111, "Connection refused")),
+    )
     report = run_connection_test(zone)
-    assert message(report, "credentials").startswith("Could not reach the Cloudflare API")
+    assert message(report, "credentials") == (
+        "Could not connect to Cloudflare's API at api.cloudflare.com: connection refused "
+        "(verifying the token). Check this server's outbound network access (firewall, proxy, "
+        "DNS) and CFPURGE['API_URL'] (https://api.cloudflare.com/client/v4)."
+    )
+    assert message(report, "zone") == "Skipped: the credentials could not be checked."
 
 
 def test_global_key_auth(cf_api):

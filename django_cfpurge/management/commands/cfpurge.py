@@ -12,65 +12,117 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from ...models import CloudflareZone, PurgeRequest
 
 EXIT_FAILED, EXIT_USAGE, EXIT_WAITING, EXIT_SKIPPED = 1, 2, 3, 4
 Status = PurgeRequest.Status
-_NOUNS = {"files": "URL", "tags": "tag", "prefixes": "prefix", "hosts": "hostname"}
 
 
-def _plural(n: int, noun: str) -> str:
-    if n == 1:
-        return f"1 {noun}"
-    return f"{n} {'prefixes' if noun == 'prefix' else noun + 's'}"
+def _requested(kind: str, n: int) -> str:
+    """What a manual purge asked for: "everything", "1 URL", "3 tags"…"""
+    values = {"count": n}
+    if kind == "everything":
+        # Translators: what was purged, inside "Purged everything in 1 API call".
+        return gettext("everything")
+    if kind == "files":
+        return ngettext("%(count)d URL", "%(count)d URLs", n) % values
+    if kind == "tags":
+        return ngettext("%(count)d tag", "%(count)d tags", n) % values
+    if kind == "prefixes":
+        return ngettext("%(count)d prefix", "%(count)d prefixes", n) % values
+    return ngettext("%(count)d hostname", "%(count)d hostnames", n) % values
+
+
+def _drained(kind: str, n: int) -> str:
+    """One kind's count in the drain summary: "3 files", "1 everything"…"""
+    values = {"count": n}
+    # The kinds keep their API names, and the English singular is the same as the plural.
+    if kind == "files":
+        # Translators: "files" is the API's name for URLs; English keeps the plural.
+        return ngettext("%(count)d files", "%(count)d files", n) % values
+    if kind == "tags":
+        # Translators: the API's name for cache tags; English keeps the plural.
+        return ngettext("%(count)d tags", "%(count)d tags", n) % values
+    if kind == "prefixes":
+        # Translators: the API's name for URL prefixes; English keeps the plural.
+        return ngettext("%(count)d prefixes", "%(count)d prefixes", n) % values
+    if kind == "hosts":
+        # Translators: the API's name for hostnames; English keeps the plural.
+        return ngettext("%(count)d hosts", "%(count)d hosts", n) % values
+    if kind == "everything":
+        # Translators: purges of everything; English keeps "everything" unchanged.
+        return ngettext("%(count)d everything", "%(count)d everything", n) % values
+    return f"{n} {kind}"
 
 
 class Command(BaseCommand):
-    help = (
+    # Marked only: argparse needs a real string, so create_parser() translates it.
+    help = gettext_noop(
         "Cloudflare cache purging: test, urls, tags, prefixes, hosts, everything, drain, "
         "retry, status."
     )
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.description = gettext(self.help)
+        return parser
+
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-        test = sub.add_parser("test", help="Run Test connection for every zone (or --zone).")
-        test.add_argument("--zone", help="Zone name.")
-        test.add_argument("--json", action="store_true", help="Print the report as JSON.")
-        for kind, label in (
-            ("urls", "URLs (absolute, or paths joined with BASE_URLS)"),
-            ("tags", "cache tags"),
-            ("prefixes", "prefixes (host/path)"),
-            ("hosts", "hostnames"),
+        test = sub.add_parser(
+            "test", help=gettext("Run Test connection for every zone (or --zone).")
+        )
+        test.add_argument("--zone", help=gettext("Zone name."))
+        test.add_argument("--json", action="store_true", help=gettext("Print the report as JSON."))
+        for kind, text in (
+            ("urls", gettext("Purge URLs (absolute, or paths joined with BASE_URLS).")),
+            ("tags", gettext("Purge cache tags.")),
+            ("prefixes", gettext("Purge prefixes (host/path).")),
+            ("hosts", gettext("Purge hostnames.")),
         ):
-            p = sub.add_parser(kind, help=f"Purge {label}.")
+            p = sub.add_parser(kind, help=text)
             p.add_argument("items", nargs="+", metavar=kind[:-1].upper())
             self._purge_options(p)
-        everything = sub.add_parser("everything", help="Purge everything (asks first).")
-        everything.add_argument("--yes", action="store_true", help="Do not ask for confirmation.")
+        everything = sub.add_parser("everything", help=gettext("Purge everything (asks first)."))
+        everything.add_argument(
+            "--yes", action="store_true", help=gettext("Do not ask for confirmation.")
+        )
         self._purge_options(everything)
-        drain = sub.add_parser("drain", help="Send every due purge now, in this process.")
+        drain = sub.add_parser("drain", help=gettext("Send every due purge now, in this process."))
         drain.add_argument("--no-progress", action="store_true")
         drain.add_argument("--json", action="store_true")
-        retry = sub.add_parser("retry", help="Make failed or waiting purges due again.")
+        retry = sub.add_parser("retry", help=gettext("Make failed or waiting purges due again."))
         retry.add_argument(
-            "ids", nargs="*", type=int, help="Row ids (default: every failed row; see --waiting)."
+            "ids",
+            nargs="*",
+            type=int,
+            help=gettext("Row ids (default: every failed row; see --waiting)."),
         )
         retry.add_argument(
             "--waiting",
             action="store_true",
-            help="Also rows waiting for a later attempt (backoff, rate limit, no zone yet).",
+            help=gettext(
+                "Also rows waiting for a later attempt (backoff, rate limit, no zone yet)."
+            ),
         )
-        retry.add_argument("--zone", help="Only this zone's rows.")
-        retry.add_argument("--now", action="store_true", help="Drain right away in this process.")
-        status = sub.add_parser("status", help="Zones, last tests, waiting and failed purges.")
+        retry.add_argument("--zone", help=gettext("Only this zone's rows."))
+        retry.add_argument(
+            "--now", action="store_true", help=gettext("Drain right away in this process.")
+        )
+        status = sub.add_parser(
+            "status", help=gettext("Zones, last tests, waiting and failed purges.")
+        )
         status.add_argument("--json", action="store_true")
 
     @staticmethod
     def _purge_options(p: CommandParser) -> None:
-        p.add_argument("--zone", help="Zone name (default: routed by hostname).")
+        p.add_argument("--zone", help=gettext("Zone name (default: routed by hostname)."))
         p.add_argument(
-            "--now", action="store_true", help="Send in this process and wait for the outcome."
+            "--now",
+            action="store_true",
+            help=gettext("Send in this process and wait for the outcome."),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -87,9 +139,11 @@ class Command(BaseCommand):
         if name:
             zones = zones.filter(name=name)
             if not zones:
-                known = ", ".join(CloudflareZone.objects.values_list("name", flat=True)) or "none"
+                known = ", ".join(CloudflareZone.objects.values_list("name", flat=True))
                 raise CommandError(
-                    f"No zone named “{name}” (zones: {known}).", returncode=EXIT_USAGE
+                    gettext("No zone named “%(name)s” (zones: %(known)s).")
+                    % {"name": name, "known": known or gettext("none")},
+                    returncode=EXIT_USAGE,
                 )
         return list(zones)
 
@@ -99,8 +153,10 @@ class Command(BaseCommand):
         zones = self._zones(options.get("zone"))
         if not zones:
             raise CommandError(
-                "No Cloudflare zone is configured: add one in the admin or set CFPURGE_ZONE_ID "
-                "and CFPURGE_API_TOKEN.",
+                gettext(
+                    "No Cloudflare zone is configured: add one in the admin or set "
+                    "CFPURGE_ZONE_ID and CFPURGE_API_TOKEN."
+                ),
                 returncode=EXIT_FAILED,
             )
         failed = []
@@ -109,7 +165,7 @@ class Command(BaseCommand):
             report = run_connection_test(zone)
             reports.append({"zone": zone.name, "ok": report.ok, "steps": report.as_dicts()})
             if not options.get("json"):
-                self.stdout.write(f"Zone {zone.name}:")
+                self.stdout.write(gettext("Zone %(zone)s:") % {"zone": zone.name})
                 for step in report.steps:
                     mark = {"ok": "OK  ", "warning": "WARN", "error": "FAIL", "skipped": "SKIP"}[
                         step.status
@@ -129,7 +185,8 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(reports, indent=2))
         if failed:
             raise CommandError(
-                f"Test connection failed for: {', '.join(failed)}.", returncode=EXIT_FAILED
+                gettext("Test connection failed for: %(zones)s.") % {"zones": ", ".join(failed)},
+                returncode=EXIT_FAILED,
             )
 
     # -- manual purges ------------------------------------------------------------------
@@ -147,15 +204,28 @@ class Command(BaseCommand):
 
     def do_everything(self, options: dict[str, Any]) -> None:
         if not options.get("yes"):
-            scope = f"zone {options['zone']}" if options.get("zone") else "EVERY zone"
+            zone = options.get("zone")
             if not sys.stdin or not sys.stdin.isatty():
-                raise CommandError(
-                    f"Purging everything on {scope} needs confirmation: add --yes.",
-                    returncode=EXIT_USAGE,
-                )
-            answer = input(f"Purge everything cached on {scope}? Type 'yes' to continue: ")
+                if zone:
+                    message = gettext(
+                        "Purging everything on zone %(zone)s needs confirmation: add --yes."
+                    ) % {"zone": zone}
+                else:
+                    message = gettext(
+                        "Purging everything on EVERY zone needs confirmation: add --yes."
+                    )
+                raise CommandError(message, returncode=EXIT_USAGE)
+            if zone:
+                prompt = gettext(
+                    # Translators: the answer stays 'yes': only that word is accepted.
+                    "Purge everything cached on zone %(zone)s? Type 'yes' to continue: "
+                ) % {"zone": zone}
+            else:
+                # Translators: the answer stays 'yes': only that word is accepted.
+                prompt = gettext("Purge everything cached on EVERY zone? Type 'yes' to continue: ")
+            answer = input(prompt)
             if answer.strip().lower() != "yes":
-                raise CommandError("Cancelled.", returncode=EXIT_USAGE)
+                raise CommandError(gettext("Cancelled."), returncode=EXIT_USAGE)
         self._purge("everything", options)
 
     def _purge(self, kind: str, options: dict[str, Any]) -> None:
@@ -182,36 +252,61 @@ class Command(BaseCommand):
         self._report_row(row, kind, now=options["now"], requested=options.get("items") or [])
 
     def _report_row(self, row: PurgeRequest, kind: str, *, now: bool, requested: list[str]) -> None:
-        what = "everything" if kind == "everything" else _plural(len(requested), _NOUNS[kind])
+        what = _requested(kind, len(requested))
         if not now:
             self.stdout.write(
-                f"Queued purge request #{row.pk} ({what}); a worker sends it within seconds "
-                "(or run `manage.py cfpurge drain`)."
+                gettext(
+                    # Translators: %(what)s is e.g. "2 URLs" or "everything".
+                    "Queued purge request #%(id)s (%(what)s); a worker sends it within seconds "
+                    "(or run `manage.py cfpurge drain`)."
+                )
+                % {"id": row.pk, "what": what}
             )
             return
         rows = [row, *PurgeRequest.objects.filter(parent=row)]
         calls = sum(r.api_calls for r in rows)
         zones = sorted({r.zone.name for r in rows if r.zone})
         skipped = sum(len(r.skipped_targets) for r in rows)
-        skipped_note = f"; {skipped} skipped (see the purge log)" if skipped else ""
         statuses = {r.status for r in rows}
         if statuses == {Status.DONE}:
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"Purged {what} in {_plural(calls, 'API call')} "
-                    f"(zone {', '.join(zones)}){skipped_note}."
+            values = {
+                "what": what,
+                "calls": ngettext("%(count)d API call", "%(count)d API calls", calls)
+                % {"count": calls},
+                "zones": ", ".join(zones),
+                "skipped": skipped,
+            }
+            if skipped:
+                message = ngettext(
+                    # Translators: %(what)s is e.g. "2 URLs", %(calls)s e.g. "1 API call".
+                    "Purged %(what)s in %(calls)s (zone %(zones)s); %(skipped)d skipped (see "
+                    "the purge log).",
+                    "Purged %(what)s in %(calls)s (zone %(zones)s); %(skipped)d skipped (see "
+                    "the purge log).",
+                    skipped,
                 )
-            )
+            else:
+                # Translators: %(what)s is e.g. "2 URLs", %(calls)s e.g. "1 API call".
+                message = gettext("Purged %(what)s in %(calls)s (zone %(zones)s).")
+            self.stdout.write(self.style.SUCCESS(message % values))
             return
-        errors = "; ".join(sorted({r.last_error for r in rows if r.last_error}))
+        values = {
+            "id": row.pk,
+            "errors": "; ".join(sorted({r.last_error for r in rows if r.last_error})),
+        }
         if Status.FAILED in statuses:
-            raise CommandError(f"Purge request #{row.pk} failed: {errors}", returncode=EXIT_FAILED)
+            raise CommandError(
+                gettext("Purge request #%(id)s failed: %(errors)s") % values,
+                returncode=EXIT_FAILED,
+            )
         if Status.SKIPPED in statuses and len(statuses) == 1:
             raise CommandError(
-                f"Nothing purged for request #{row.pk}: {errors}", returncode=EXIT_SKIPPED
+                gettext("Nothing purged for request #%(id)s: %(errors)s") % values,
+                returncode=EXIT_SKIPPED,
             )
         raise CommandError(
-            f"Purge request #{row.pk} is waiting to be retried: {errors}", returncode=EXIT_WAITING
+            gettext("Purge request #%(id)s is waiting to be retried: %(errors)s") % values,
+            returncode=EXIT_WAITING,
         )
 
     # -- drain / retry / status -----------------------------------------------------------
@@ -224,8 +319,15 @@ class Command(BaseCommand):
             if show and claimed:
                 width = 30
                 filled = int(width * min(finished, claimed) / claimed)
+                bar = "#" * filled + "." * (width - filled)
                 self.stderr.write(
-                    f"\r[{'#' * filled}{'.' * (width - filled)}] {finished}/{claimed} rows",
+                    "\r"
+                    + ngettext(
+                        "[%(bar)s] %(finished)d/%(claimed)d rows",
+                        "[%(bar)s] %(finished)d/%(claimed)d rows",
+                        claimed,
+                    )
+                    % {"bar": bar, "finished": finished, "claimed": claimed},
                     ending="",
                 )
 
@@ -235,16 +337,40 @@ class Command(BaseCommand):
         if options.get("json"):
             self.stdout.write(json.dumps(report.as_dict(), indent=2))
         else:
-            items = ", ".join(f"{n} {k}" for k, n in report.items.items()) or "nothing"
+            items = ", ".join(_drained(k, n) for k, n in report.items.items())
             self.stdout.write(
-                f"Drained {report.claimed} purge request(s): {report.done} done, {report.failed} "
-                f"failed, {report.retried} to retry, {report.waiting} waiting, {report.skipped} "
-                f"skipped; purged {items} in {report.api_calls} API call(s)."
+                ngettext(
+                    # Translators: the English singular keeps "request(s)"; translate each form.
+                    "Drained %(claimed)d purge request(s): %(done)d done, %(failed)d failed, "
+                    "%(retried)d to retry, %(waiting)d waiting, %(skipped)d skipped; purged "
+                    "%(items)s in %(calls)s.",
+                    "Drained %(claimed)d purge request(s): %(done)d done, %(failed)d failed, "
+                    "%(retried)d to retry, %(waiting)d waiting, %(skipped)d skipped; purged "
+                    "%(items)s in %(calls)s.",
+                    report.claimed,
+                )
+                % {
+                    "claimed": report.claimed,
+                    "done": report.done,
+                    "failed": report.failed,
+                    "retried": report.retried,
+                    "waiting": report.waiting,
+                    "skipped": report.skipped,
+                    # Translators: what a drain purged, when it purged nothing.
+                    "items": items or gettext("nothing"),
+                    "calls": ngettext(
+                        "%(count)d API call(s)", "%(count)d API call(s)", report.api_calls
+                    )
+                    % {"count": report.api_calls},
+                }
             )
         if report.failed:
-            raise CommandError("Some purges failed: " + "; ".join(sorted(set(report.errors))))
+            raise CommandError(
+                gettext("Some purges failed: %(errors)s")
+                % {"errors": "; ".join(sorted(set(report.errors)))}
+            )
         if report.retried or report.waiting:
-            raise CommandError("Some purges wait to be retried.", returncode=EXIT_WAITING)
+            raise CommandError(gettext("Some purges wait to be retried."), returncode=EXIT_WAITING)
 
     def do_retry(self, options: dict[str, Any]) -> None:
         from ...outbox import retry_rows
@@ -259,7 +385,15 @@ class Command(BaseCommand):
         if options.get("zone"):
             qs = qs.filter(zone__in=self._zones(options["zone"]))
         count = retry_rows(qs)
-        self.stdout.write(f"{count} purge request(s) made due again.")
+        self.stdout.write(
+            ngettext(
+                # Translators: the English singular keeps "request(s)"; translate each form.
+                "%(count)d purge request(s) made due again.",
+                "%(count)d purge request(s) made due again.",
+                count,
+            )
+            % {"count": count}
+        )
         if options.get("now") and count:
             self.do_drain({"no_progress": True, "json": False})
 
@@ -290,27 +424,61 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(data, indent=2))
         else:
             for z in data["zones"]:
-                tested = (
-                    "never tested"
-                    if not z["last_test_at"]
-                    else (
-                        f"last test {'passed' if z['last_test_ok'] else 'FAILED'} "
-                        f"{z['last_test_at'][:16]}"
+                if not z["last_test_at"]:
+                    tested = gettext("never tested")
+                elif z["last_test_ok"]:
+                    tested = gettext("last test passed %(when)s") % {"when": z["last_test_at"][:16]}
+                else:
+                    tested = gettext("last test FAILED %(when)s") % {"when": z["last_test_at"][:16]}
+                values = {**z, "tested": tested}
+                if z["enabled"]:
+                    line = gettext(
+                        # Translators: %(tested)s is e.g. "never tested" or "last test passed …".
+                        "%(name)s (%(zone_id)s): %(tested)s; %(pending)d waiting, %(failed)d failed"
                     )
-                )
-                self.stdout.write(
-                    f"{z['name']} ({z['zone_id']}){'' if z['enabled'] else ' [disabled]'}: "
-                    f"{tested}; "
-                    f"{z['pending']} waiting, {z['failed']} failed"
-                )
+                else:
+                    line = gettext(
+                        # Translators: %(tested)s is e.g. "never tested" or "last test passed …".
+                        "%(name)s (%(zone_id)s) [disabled]: %(tested)s; %(pending)d waiting, "
+                        "%(failed)d failed"
+                    )
+                self.stdout.write(line % values)
             age = data["oldest_pending_seconds"]
-            self.stdout.write(
-                f"All zones: {data['pending']} waiting, {data['held']} held, "
-                f"{data['failed']} failed, "
-                f"{data['done_24h']} purged in 24 h"
-                + (f"; oldest waiting {age:.0f} s" if age is not None else "")
-                + (f"; reasons {data['reasons']}" if data["reasons"] else "")
-                + f" (at {timezone.now():%Y-%m-%d %H:%M} UTC)."
-            )
+            values = {
+                **data,
+                "age": f"{age:.0f}" if age is not None else "",
+                "now": f"{timezone.now():%Y-%m-%d %H:%M}",
+            }
+            if age is not None and data["reasons"]:
+                summary = gettext(
+                    "All zones: %(pending)d waiting, %(held)d held, %(failed)d failed, "
+                    "%(done_24h)d purged in 24 h; oldest waiting %(age)s s; reasons "
+                    "%(reasons)s (at %(now)s UTC)."
+                )
+            elif age is not None:
+                summary = gettext(
+                    "All zones: %(pending)d waiting, %(held)d held, %(failed)d failed, "
+                    "%(done_24h)d purged in 24 h; oldest waiting %(age)s s (at %(now)s UTC)."
+                )
+            elif data["reasons"]:
+                summary = gettext(
+                    "All zones: %(pending)d waiting, %(held)d held, %(failed)d failed, "
+                    "%(done_24h)d purged in 24 h; reasons %(reasons)s (at %(now)s UTC)."
+                )
+            else:
+                summary = gettext(
+                    "All zones: %(pending)d waiting, %(held)d held, %(failed)d failed, "
+                    "%(done_24h)d purged in 24 h (at %(now)s UTC)."
+                )
+            self.stdout.write(summary % values)
         if overall.failed:
-            raise CommandError(f"{overall.failed} purge request(s) failed.", returncode=EXIT_FAILED)
+            raise CommandError(
+                ngettext(
+                    # Translators: the English singular keeps "request(s)"; translate each form.
+                    "%(count)d purge request(s) failed.",
+                    "%(count)d purge request(s) failed.",
+                    overall.failed,
+                )
+                % {"count": overall.failed},
+                returncode=EXIT_FAILED,
+            )
