@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.browser import CHROME_FLAGS
 from tests.procs import CREDENTIAL_VARIABLES, free_port, port_open, unavailable, wait_for
 
 pytestmark = pytest.mark.slow
@@ -277,18 +278,7 @@ def browser(tmp_path: Path) -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--hide-scrollbars",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
+    for flag in (*CHROME_FLAGS, "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.set_page_load_timeout(30)
