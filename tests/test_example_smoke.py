@@ -309,10 +309,15 @@ def _save(driver: Any, name: str, width: int = 1100) -> None:
 
 
 def _until(driver: Any, check: Callable[[], bool], what: str, reload: bool = False) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+
     def ok() -> bool:
         if reload:
             driver.refresh()
-        return check()
+        try:
+            return check()
+        except StaleElementReferenceException:
+            return False  # the page was replaced (a form posted, a redirect) while read
 
     wait_for(ok, PURGE_TIMEOUT, 0.3, description=what)
 
