@@ -2,9 +2,10 @@
 
 Publishing to the broker happens after commit. A broker that is down never breaks
 the save: the rows are already committed and wait for the periodic sweep or
-``manage.py cfpurge drain``. After a failed publish this process stops trying for
-``BROKER_BACKOFF_SECONDS``, so that a broker outage costs one connection timeout, not
-one per save.
+``manage.py cfpurge drain``. A publish tries the broker once, without Celery's
+connection retries, and after a failed one this process stops trying for
+``BROKER_BACKOFF_SECONDS``, so that a broker outage costs the request path one failed
+connection attempt, not seconds per save.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import math
 import time
 from datetime import datetime
+from typing import Any
 
 from django.core.cache import BaseCache, caches
 from django.db import transaction
@@ -107,11 +109,18 @@ def _publish(countdown: float) -> bool:
     try:
         from .tasks import drain_outbox
 
+        options: dict[str, Any] = {"countdown": countdown, "retry": False}
         queue = get_setting("TASK_QUEUE")
         if queue:
-            drain_outbox.apply_async(countdown=countdown, retry=False, queue=str(queue))
-        else:
-            drain_outbox.apply_async(countdown=countdown, retry=False)
+            options["queue"] = str(queue)
+        # A connection of its own that tries the broker once: Celery's pooled one retries
+        # for seconds when the broker is down, and this runs right after a commit, on the
+        # request path. At most one publish per coalescing window makes the extra
+        # connection cheap.
+        with drain_outbox.app.connection_for_write(
+            transport_options={"max_retries": 0}
+        ) as connection:
+            drain_outbox.apply_async(connection=connection, **options)
     except Exception as err:  # noqa: BLE001  (broker down: rows stay pending, sweep resends)
         backoff = get_float("BROKER_BACKOFF_SECONDS", minimum=0)
         _broker_down_until = time.monotonic() + backoff

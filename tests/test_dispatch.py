@@ -38,6 +38,8 @@ def test_burst_of_transactions_makes_one_drain(sent, django_capture_on_commit_ca
             api.purge_urls([f"https://www.example.com/{i}.jpg"])
     assert len(sent) == 1
     assert sent[0]["countdown"] == 1.0
+    # Published on a connection that tries the broker once (no retries on the request path).
+    assert sent[0]["connection"].transport_options["max_retries"] == 0
     assert PurgeRequest.objects.count() == 5
 
 

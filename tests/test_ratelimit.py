@@ -75,7 +75,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def limiter(alias: str, clock: FakeClock) -> RateLimiter:
-    return RateLimiter(alias, clock=clock, sleep=clock.sleep, safety=0.9)
+    return RateLimiter(alias, clock=clock, sleep=clock.sleep, safety=0.9, slots=10)
 
 
 def max_in_any_span(grants: list[tuple[float, int]], span: float) -> int:
@@ -317,6 +317,28 @@ def test_url_purges_never_exceed_the_plan_in_any_second(
     assert 0.85 * per_second <= rate <= 0.9 * per_second
 
 
+@pytest.mark.parametrize("plan", ["free", "enterprise"])
+def test_default_limiter_uses_most_of_the_plan_and_never_more(
+    alias: str, clock: FakeClock, plan: str
+) -> None:
+    """The shipped defaults (20 slots, safety 0.95): safe in every second, and about 95 %
+    of the limit in the long run (10 slots could give at most 10/11 of it)."""
+    limiter = RateLimiter(alias, clock=clock, sleep=clock.sleep)
+    assert (limiter.slots, limiter.safety) == (20, 0.95)
+    rng = random.Random(plan)
+    per_second = PLAN_LIMITS[plan].urls_per_second
+    grants: list[tuple[float, int]] = []
+    while clock.now < START + 60:
+        limiter.acquire(ACCOUNT, "files", 30, plan)
+        grants.append((clock.now, 30))
+        clock.advance(rng.uniform(0, 0.002))
+
+    assert max_in_any_span(grants, 1.0) <= per_second
+    duration = grants[-1][0] - START
+    rate = sum(cost for _, cost in grants[:-1]) / duration
+    assert 0.92 * per_second <= rate <= 0.96 * per_second
+
+
 @pytest.mark.parametrize(
     ("plan", "minutes"), [("free", 10), ("pro", 1), ("business", 1), ("enterprise", 1)]
 )
@@ -382,8 +404,8 @@ def test_penalize_blocks_every_kind_until_the_deadline(
 
 
 def test_penalize_is_seen_by_every_limiter_on_the_cache(alias: str, clock: FakeClock) -> None:
-    worker_a = RateLimiter(alias, clock=clock, sleep=clock.sleep, safety=0.9)
-    worker_b = RateLimiter(alias, clock=clock, sleep=clock.sleep, safety=0.9)
+    worker_a = RateLimiter(alias, clock=clock, sleep=clock.sleep, safety=0.9, slots=10)
+    worker_b = RateLimiter(alias, clock=clock, sleep=clock.sleep, safety=0.9, slots=10)
     worker_a.penalize(ACCOUNT, 12)
     assert worker_b.acquire(ACCOUNT, "files", 30, "pro") == pytest.approx(12.0, rel=0.11)
     assert clock.now >= START + 12
@@ -413,7 +435,9 @@ def test_penalize_caps_absurd_values(limiter: RateLimiter) -> None:
 
 def test_two_workers_sharing_a_cache_stay_under_the_limit(alias: str, clock: FakeClock) -> None:
     """Two limiters on one cache, interleaved as two worker processes would be."""
-    workers = [RateLimiter(alias, clock=clock, sleep=clock.sleep, safety=0.9) for _ in range(2)]
+    workers = [
+        RateLimiter(alias, clock=clock, sleep=clock.sleep, safety=0.9, slots=10) for _ in range(2)
+    ]
     rng = random.Random(2)
     grants: list[tuple[float, int]] = []
     granted_by: set[int] = set()
