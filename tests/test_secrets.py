@@ -93,7 +93,9 @@ def test_drain_task_takes_no_arguments(monkeypatch, django_capture_on_commit_cal
     assert len(sent) == 1
     args, kwargs = sent[0]
     assert args == ()
-    assert set(kwargs) <= {"countdown", "retry", "queue"}
+    # No task arguments: only delivery options (the connection is the broker's, not ours).
+    assert set(kwargs) <= {"countdown", "retry", "queue", "connection"}
+    assert "args" not in kwargs and "kwargs" not in kwargs
     assert API_TOKEN not in repr(sent)
 
 
