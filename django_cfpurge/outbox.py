@@ -245,9 +245,7 @@ def _same_objects(
         .values_list("id", "model_label", "object_pk")[: limit * (1 + CLAIM_LOOKAHEAD)]
     )
     return [
-        pk
-        for pk, label, object_pk in window
-        if pk not in taken and (label, object_pk) in objects
+        pk for pk, label, object_pk in window if pk not in taken and (label, object_pk) in objects
     ]
 
 

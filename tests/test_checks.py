@@ -144,8 +144,11 @@ def test_bad_models_entries_are_reported_and_the_good_ones_registered():
 def test_bad_models_entry_raises_when_not_collecting():
     from django_cfpurge.exceptions import CfPurgeConfigurationError
 
-    with registry.override(), pytest.raises(
-        CfPurgeConfigurationError, match=r"CFPURGE\['MODELS'\]\['testapp.Photo'\]: .*imagee"
+    with (
+        registry.override(),
+        pytest.raises(
+            CfPurgeConfigurationError, match=r"CFPURGE\['MODELS'\]\['testapp.Photo'\]: .*imagee"
+        ),
     ):
         registry.load_from_settings()
 

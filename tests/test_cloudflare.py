@@ -770,9 +770,7 @@ def test_rate_limit_on_zone_lookup(cf_api: CloudflareAPIMock, client) -> None:
         ({}, 503, None),
     ],
 )
-def test_retry_after_parsing(
-    headers: dict[str, str], status: int, expected: float | None
-) -> None:
+def test_retry_after_parsing(headers: dict[str, str], status: int, expected: float | None) -> None:
     assert cloudflare._retry_after(headers, status) == expected
 
 
