@@ -109,6 +109,7 @@ def _publish(countdown: float) -> bool:
     try:
         from .tasks import drain_outbox
 
+        # ``connection`` is one of apply_async's documented options (passed through).
         options: dict[str, Any] = {"countdown": countdown, "retry": False}
         queue = get_setting("TASK_QUEUE")
         if queue:
@@ -120,7 +121,8 @@ def _publish(countdown: float) -> bool:
         with drain_outbox.app.connection_for_write(
             transport_options={"max_retries": 0}
         ) as connection:
-            drain_outbox.apply_async(connection=connection, **options)
+            options["connection"] = connection
+            drain_outbox.apply_async(**options)
     except Exception as err:  # noqa: BLE001  (broker down: rows stay pending, sweep resends)
         backoff = get_float("BROKER_BACKOFF_SECONDS", minimum=0)
         _broker_down_until = time.monotonic() + backoff

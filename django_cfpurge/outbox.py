@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import models, router, transaction
+from django.db import connections, models, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
@@ -106,8 +106,51 @@ def release_batch(batch_id: str, *, discard: bool = False) -> int:
     return count
 
 
-def write_rows(rows: list[PurgeRequest]) -> list[PurgeRequest]:
-    """INSERT ``rows`` in one statement and schedule a drain after commit."""
+#: Rows written by one plain INSERT (:func:`_insert_rows`); longer lists use
+#: ``bulk_create``, which splits them into statements the database accepts.
+PLAIN_INSERT_MAX_ROWS = 20
+
+_insert_sql_cache: dict[tuple[str, str, int], str] = {}
+
+
+def _insert_fields() -> list[models.Field[Any, Any]]:
+    return [f for f in PurgeRequest._meta.concrete_fields if not f.primary_key]
+
+
+def _insert_rows(alias: str, rows: list[PurgeRequest]) -> None:
+    """INSERT ``rows`` in one statement without reading their ids back.
+
+    The request path's write: the same columns and values as ``bulk_create`` (each
+    field's own ``pre_save`` and database preparation), without compiling a query per
+    call or a ``RETURNING`` clause, which together cost as much as the INSERT itself.
+    """
+    connection = connections[alias]
+    fields = _insert_fields()
+    key = (alias, connection.vendor, len(rows))
+    sql = _insert_sql_cache.get(key)
+    if sql is None:
+        quote = connection.ops.quote_name
+        # Only quoted identifiers and placeholders: every value goes in ``params``.
+        table = quote(PurgeRequest._meta.db_table)
+        columns = ", ".join(quote(str(f.column)) for f in fields)
+        values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(rows))
+        sql = f"INSERT INTO {table} ({columns}) VALUES {values}"  # noqa: S608
+        _insert_sql_cache[key] = sql
+    params = [
+        field.get_db_prep_save(field.pre_save(row, True), connection)
+        for row in rows
+        for field in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def write_rows(rows: list[PurgeRequest], *, fetch_ids: bool = True) -> list[PurgeRequest]:
+    """INSERT ``rows`` in one statement and schedule a drain after commit.
+
+    ``fetch_ids=False`` skips reading the new rows' ids back (their ``pk`` stays None):
+    the cheaper write used for model changes on the request path.
+    """
     if not rows:
         return rows
     alias = _alias()
@@ -117,7 +160,10 @@ def write_rows(rows: list[PurgeRequest]) -> list[PurgeRequest]:
             row.status = Status.HELD
             row.batch = batch["id"]
         batch["rows"] += len(rows)
-    PurgeRequest.objects.using(alias).bulk_create(rows)
+    if not fetch_ids and len(rows) <= PLAIN_INSERT_MAX_ROWS:
+        _insert_rows(alias, rows)
+    else:
+        PurgeRequest.objects.using(alias).bulk_create(rows)
     if batch is None:
         from .dispatch import schedule_drain
 
@@ -154,9 +200,12 @@ def record_change(
     *,
     using: str | None = None,
 ) -> PurgeRequest:
-    """Write the outbox row for one model change (called by the receivers)."""
+    """Write the outbox row for one model change (called by the receivers).
+
+    The row's id is not read back (``pk`` is None): nothing on the request path needs it.
+    """
     row = build_change_row(registration, instance, event, change)
-    write_rows([row])
+    write_rows([row], fetch_ids=False)
     return row
 
 

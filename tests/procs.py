@@ -476,7 +476,18 @@ class PostgresServer:
 
     user = "postgres"
 
-    def __init__(self, bindir: Path, basedir: Path, port: int, run_as: str | None) -> None:
+    def __init__(
+        self,
+        bindir: Path,
+        basedir: Path,
+        port: int,
+        run_as: str | None,
+        *,
+        durable: bool = False,
+    ) -> None:
+        #: False (tests): no fsync, asynchronous commits. True (benchmarks): PostgreSQL's
+        #: own defaults, the durability a production server has.
+        self.durable = durable
         self.bindir = bindir
         self.basedir = basedir
         self.datadir = basedir / "data"
@@ -517,7 +528,7 @@ class PostgresServer:
         return result.stdout
 
     def init(self) -> None:
-        """Create the cluster (UTF-8, C locale, no fsync: nothing here needs to survive)."""
+        """Create the cluster (UTF-8, C locale; initdb itself skips fsync)."""
         self._run(
             "initdb", "-D", str(self.datadir), "-A", "trust", "-U", self.user,
             "-E", "UTF8", "--locale=C", "--no-sync",
@@ -525,14 +536,9 @@ class PostgresServer:
 
     def start(self) -> None:
         """Start the server and return once it accepts connections."""
-        options = [
-            "-p", str(self.port),
-            "-h", LOCALHOST,
-            "-k", str(self.basedir),
-            "-F",
-            "-c", "synchronous_commit=off",
-            "-c", "full_page_writes=off",
-        ]  # fmt: skip
+        options = ["-p", str(self.port), "-h", LOCALHOST, "-k", str(self.basedir)]
+        if not self.durable:
+            options += ["-F", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         self._run(
             "pg_ctl", "-D", str(self.datadir), "-o", shlex.join(options),
             "-l", str(self.logfile), "-w", "-t", "60", "start",

@@ -258,3 +258,56 @@ def test_a_host_name_is_a_literal_target_not_a_dotted_path():
 def test_a_dotted_path_to_a_missing_callable_is_an_error():
     with registry.override(), pytest.raises(CfPurgeConfigurationError, match="cannot import"):
         registry.register(Photo, urls="tests.testapp.models.no_such_function")
+
+
+#: Columns whose value is the time of writing.
+TIMES = ("created_at", "updated_at", "next_attempt_at")
+
+
+def _stored(row_id):
+    values = PurgeRequest.objects.filter(pk=row_id).values().get()
+    return {k: v for k, v in values.items() if k != "id" and k not in TIMES}
+
+
+def test_plain_insert_stores_what_bulk_create_stores():
+    """The receivers' cheaper INSERT writes the same values as ``bulk_create``."""
+    from django_cfpurge import outbox
+
+    change = {"files": {"image": [None, "a é.jpg"]}, "fields": {}, "values": {"n": 1.5}}
+
+    def row():
+        return PurgeRequest(
+            source="model", event="created", model_label="testapp.Photo", object_pk="7",
+            object_repr="Ünïcode", change=change,
+        )  # fmt: skip
+
+    outbox.write_rows([row()], fetch_ids=False)
+    PurgeRequest.objects.bulk_create([row()])
+    plain, orm = PurgeRequest.objects.order_by("id")
+    assert _stored(plain.pk) == _stored(orm.pk)
+    assert plain.change == change and plain.status == "pending"
+    assert None not in (plain.created_at, plain.updated_at, plain.next_attempt_at)
+
+
+def test_plain_insert_writes_several_rows_in_one_statement(django_assert_num_queries):
+    from django_cfpurge import outbox
+
+    batch = [
+        PurgeRequest(source="model", event="deleted", model_label="x.Y", object_pk=str(i))
+        for i in range(3)
+    ]
+    with django_assert_num_queries(1):
+        outbox.write_rows(batch, fetch_ids=False)
+    assert sorted(PurgeRequest.objects.values_list("object_pk", flat=True)) == ["0", "1", "2"]
+    assert all(r.pk is None for r in batch)
+
+
+def test_rows_written_while_suspended_are_held_by_the_plain_insert(photos):
+    from django_cfpurge import suspend_purging
+
+    with suspend_purging():
+        new_photo("held.jpg")
+        (row,) = rows()
+        assert row.status == "held" and row.batch
+    (row,) = rows()
+    assert row.status == "pending"

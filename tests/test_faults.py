@@ -180,18 +180,23 @@ def test_nothing_committed_is_lost_and_nothing_rolled_back_is_sent(
     bulk = stack.start_scenario(
         "bulk", "--count", "4000", "--transactions", "8", "--prefix", "fault"
     )
+
+    def leased() -> int:
+        return stack.query(
+            "SELECT count(*) FROM django_cfpurge_purgerequest "
+            "WHERE status = 'pending' AND claimed_until > now()"
+        )[0][0]
+
+    # Killed while it sends and rows are held: their outcome is lost with the worker.
     wait_for(
-        lambda: _mid_drain(fake, killed_credential, min_urls=1500),
+        lambda: _mid_drain(fake, killed_credential, min_urls=1500) and leased() > 0,
         timeout=180,
         interval=0.02,
-        description="the first worker to be purging",
+        description="the first worker to be purging with rows claimed",
     )
     killed_worker.kill(signal.SIGKILL)
     killed_at = time.time()
-    leased_at_kill = stack.query(
-        "SELECT count(*) FROM django_cfpurge_purgerequest "
-        "WHERE status = 'pending' AND claimed_until > now()"
-    )[0][0]
+    leased_at_kill = leased()
     assert killed_worker.wait(timeout=30) == -signal.SIGKILL
     created = bulk.result()
     rolled_back = [stack.scenario("rollback-bulk", "--count", "100", "--prefix", "rb1")]

@@ -1772,6 +1772,10 @@ class _Server(ThreadingHTTPServer):
 
 class _BaseHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The head and the body go out in two writes; with Nagle's algorithm on, the body
+    # would wait for the client's delayed ACK of the head (40 ms on Linux), a delay
+    # Cloudflare's edge does not add.
+    disable_nagle_algorithm = True
     server_version = "cloudflare"
     sys_version = ""
     timeout = 60
