@@ -46,4 +46,4 @@ class Poster(models.Model):
     is_public = models.BooleanField(default=True)
 
     def __str__(self) -> str:
-        return self.original.name
+        return self.original.name or ""
