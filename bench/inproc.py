@@ -187,13 +187,14 @@ def one_object(samples: dict[str, list[float]], *, mode: str = "unregistered") -
     first, second = f"photos/{name}.jpg", f"photos/{name}-v2.jpg"
 
     def atomic(action: Callable[[], Any], row: Callable[[], None] | None = None) -> float:
+        # The controls write only where the package would record the change (``row``).
+        extra = None if row is None else {"floor": row, "marker": marker_row}.get(mode)
+
         def run() -> None:
             with transaction.atomic():
                 action()
-                if row is not None and mode == "floor":
-                    row()
-                elif row is not None and mode == "marker":
-                    marker_row()
+                if extra is not None:
+                    extra()
 
         return timed(run)
 

@@ -58,10 +58,8 @@ def targets(results: dict[str, Any]) -> list[list[str]]:
     ops = results["postgresql"]["a"]["ops"]
     worst = max(ops[op]["ratio"] for op in SAVE_OPS)
     measured = ", ".join(f"{OP_LABELS[op]} {ops[op]['ratio']:.2f}{X}" for op in SAVE_OPS)
-    if "marker_ratio" in ops["create"]:
-        measured += (
-            f" (one row of one column in any second table: {ops['create']['marker_ratio']:.2f}{X})"
-        )
+    marker = ops["create"]["marker_ratio"]
+    measured += f" (one row of one column in any second table: {marker:.2f}{X})"
     rows.append(
         [
             f"registered save ≤ {SAVE_RATIO_TARGET}{X} unregistered (PostgreSQL)",
@@ -399,16 +397,21 @@ def reading(results: dict[str, Any]) -> list[str]:
     ops = results["postgresql"]["a"]["ops"]
     if max(ops[op]["ratio"] for op in SAVE_OPS) > SAVE_RATIO_TARGET:
         own = max(ops[op]["ratio_to_floor"] for op in ("create", "save_file"))
+        marker = ops["create"]["marker_ratio"]
         notes.append(
             f"- **Request path.** Against the same outbox row written by hand, a registered "
             f"save costs at most {own:.2f}{X}: the receivers, the snapshot and the on-commit "
             f"dispatch are a small part; nearly all of the difference is the INSERT of the "
-            f"outbox row, which the design requires in the change's transaction. On this "
-            f"machine a second row of any kind is most of that: one row of one column in a "
-            f"table without indexes makes a create cost "
-            f"{ops['create']['marker_ratio']:.2f}{X}, so no transactional outbox meets "
-            f"{SAVE_RATIO_TARGET}{X} here; the rest is the outbox row's width (its JSON "
-            f"columns and indexes). A save that records nothing (untracked field) costs "
+            f"outbox row, which the design requires in the change's transaction. One row of "
+            f"one column in a table without indexes already makes a create cost "
+            f"{marker:.2f}{X}"
+            + (
+                f", so no row written with the change meets {SAVE_RATIO_TARGET}{X} here"
+                if marker > SAVE_RATIO_TARGET
+                else ""
+            )
+            + f"; the rest is the outbox row's width (its JSON columns and indexes). A save "
+            f"that records nothing (untracked field) costs "
             f"{ops['save_other']['ratio']:.2f}{X} the unregistered one."
         )
     c = results["postgresql"]["c"]

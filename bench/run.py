@@ -41,12 +41,8 @@ from tests.procs import (
 BENCH_DIR = Path(__file__).resolve().parent
 
 
-def start_postgres(workdir: Path, *, durable: bool = False) -> PostgresServer:
-    """A throwaway cluster (owned by ``postgres`` when we are root).
-
-    ``durable``: PostgreSQL's default fsync and synchronous commits, as in production;
-    otherwise both off, as in the tests.
-    """
+def start_postgres(workdir: Path) -> PostgresServer:
+    """A throwaway cluster (owned by ``postgres`` when we are root)."""
     import pwd
 
     bindir = _postgres_bindir()
@@ -60,7 +56,7 @@ def start_postgres(workdir: Path, *, durable: bool = False) -> PostgresServer:
         run_as = PostgresServer.user
         owner = pwd.getpwnam(run_as)
         os.chown(basedir, owner.pw_uid, owner.pw_gid)
-    server = PostgresServer(bindir, basedir, free_port(), run_as, durable=durable)
+    server = PostgresServer(bindir, basedir, free_port(), run_as)
     server.init()
     server.start()
     return server

@@ -110,7 +110,8 @@ def release_batch(batch_id: str, *, discard: bool = False) -> int:
 #: ``bulk_create``, which splits them into statements the database accepts.
 PLAIN_INSERT_MAX_ROWS = 20
 
-_insert_sql_cache: dict[tuple[str, str, int], str] = {}
+#: The INSERT of ``n`` rows on database ``alias``, by ``(alias, n)``.
+_insert_sql_cache: dict[tuple[str, int], str] = {}
 
 
 def _insert_fields() -> list[models.Field[Any, Any]]:
@@ -126,7 +127,7 @@ def _insert_rows(alias: str, rows: list[PurgeRequest]) -> None:
     """
     connection = connections[alias]
     fields = _insert_fields()
-    key = (alias, connection.vendor, len(rows))
+    key = (alias, len(rows))
     sql = _insert_sql_cache.get(key)
     if sql is None:
         quote = connection.ops.quote_name

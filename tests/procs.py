@@ -476,18 +476,7 @@ class PostgresServer:
 
     user = "postgres"
 
-    def __init__(
-        self,
-        bindir: Path,
-        basedir: Path,
-        port: int,
-        run_as: str | None,
-        *,
-        durable: bool = False,
-    ) -> None:
-        #: False (tests): no fsync, asynchronous commits. True (benchmarks): PostgreSQL's
-        #: own defaults, the durability a production server has.
-        self.durable = durable
+    def __init__(self, bindir: Path, basedir: Path, port: int, run_as: str | None) -> None:
         self.bindir = bindir
         self.basedir = basedir
         self.datadir = basedir / "data"
@@ -528,7 +517,7 @@ class PostgresServer:
         return result.stdout
 
     def init(self) -> None:
-        """Create the cluster (UTF-8, C locale; initdb itself skips fsync)."""
+        """Create the cluster (UTF-8, C locale, no fsync: nothing here needs to survive)."""
         self._run(
             "initdb", "-D", str(self.datadir), "-A", "trust", "-U", self.user,
             "-E", "UTF8", "--locale=C", "--no-sync",
@@ -536,9 +525,14 @@ class PostgresServer:
 
     def start(self) -> None:
         """Start the server and return once it accepts connections."""
-        options = ["-p", str(self.port), "-h", LOCALHOST, "-k", str(self.basedir)]
-        if not self.durable:
-            options += ["-F", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        options = [
+            "-p", str(self.port),
+            "-h", LOCALHOST,
+            "-k", str(self.basedir),
+            "-F",
+            "-c", "synchronous_commit=off",
+            "-c", "full_page_writes=off",
+        ]  # fmt: skip
         self._run(
             "pg_ctl", "-D", str(self.datadir), "-o", shlex.join(options),
             "-l", str(self.logfile), "-w", "-t", "60", "start",
