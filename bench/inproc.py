@@ -129,7 +129,7 @@ def outbox_row(photo: Any, pk: Any, event: str, old: str | None, new: str | None
     from django.db import router
 
     from django_cfpurge.models import PurgeRequest
-    from django_cfpurge.outbox import _insert_rows
+    from django_cfpurge.outbox.sql import insert_rows as _insert_rows
 
     change = {
         "files": {"image": [old, new]},

@@ -1,4 +1,16 @@
-"""Django admin: zones (credentials, Test connection), the purge log, and manual purge."""
+"""Django admin: zones (credentials, Test connection), the purge log, and manual purge.
+
+Who may do what (asserted for every URL and action in ``tests/test_permissions.py``):
+
+* viewing zones or the log needs the ``view`` permission; secrets are never shown to
+  anyone, at most masked ("set, ends in …1a2b"), and lookups, ordering and search on
+  secret fields are refused;
+* Test connection (button and action) needs ``change`` on the zone;
+* "Retry now" and "Ignore" need ``change`` on purge requests; re-sending a purge of
+  hostnames, prefixes or everything also needs ``purge_cache`` and goes through the same
+  confirmation and cooldown as the manual purge page;
+* manual purge needs ``purge_cache``.
+"""
 
 from __future__ import annotations
 
@@ -15,82 +27,132 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_post_parameters
+
+from . import api
+from .backends import backend_choices, get_backend_class
+from .backends.cloudflare.steps import EXPIRY_WARNING_DAYS
+from .conf import get_str
+from .diagnostics import run_connection_test
+from .enums import Kind, Source
+from .exceptions import CfPurgeConfigurationError, CfPurgeError
+from .forms import ManualPurgeForm, ZoneForm, mask
+from .models import SECRET_COLUMNS, PurgeRequest, Zone
+from .outbox import outcomes
+from .status import hourly_activity, outbox_status, worker_state
+from .zones import sync_settings_zones
 
 if TYPE_CHECKING:  # pragma: no cover
     from django.utils.functional import _StrOrPromise as StrOrPromise
 else:
     StrOrPromise = str
 
-from . import outbox
-from .conf import get_setting
-from .diagnostics import EXPIRY_WARNING_DAYS, run_connection_test
-from .forms import CloudflareZoneForm, ManualPurgeForm
-from .models import CloudflareZone, PurgeRequest
-from .status import hourly_activity, outbox_status
-from .zones import sync_settings_zones
-
-#: Seconds between two "purge everything" of the same scope from the admin.
+#: Seconds between two "purge everything" from the admin, whatever the scope.
 PURGE_EVERYTHING_COOLDOWN = 60
+#: Kinds whose purge empties much of the cache: they need ``purge_cache`` to re-send.
+WIDE_KINDS = frozenset({Kind.HOSTS, Kind.PREFIXES, Kind.EVERYTHING})
+PURGE_PERMISSION = "django_cfpurge.purge_cache"
 
 _STATUS_ICONS = {"ok": "✔", "warning": "⚠", "error": "✘", "skipped": "-"}
-_SETTINGS_LOCKED = (
-    "zone_id",
-    "account_id",
-    "hostnames",
-    "auth_kind",
-    "api_token",
-    "email",
-    "api_key",
-)
+_SETTINGS_LOCKED = ("backend", "zone_id", "account_id", "hostnames", "auth_kind", "email")
 
 
-@admin.register(CloudflareZone)
-class CloudflareZoneAdmin(admin.ModelAdmin):
+def everything_cooldown_taken() -> bool:
+    """Start the "purge everything" cooldown; False when one is running already."""
+    cache = caches[get_str("RATE_LIMIT_CACHE") or "default"]
+    return bool(cache.add("cfpurge:everything-cooldown", 1, PURGE_EVERYTHING_COOLDOWN))
+
+
+class WorkerBannerMixin:
+    """Adds the "no worker has drained since …" banner to every django-cfpurge page."""
+
+    def worker_context(self) -> dict[str, Any]:
+        state = worker_state()
+        return {"cfpurge_worker": state}
+
+
+@admin.register(Zone)
+class ZoneAdmin(WorkerBannerMixin, admin.ModelAdmin):
     """Zones: secrets never rendered back; settings-defined zones read-only; Test connection."""
 
-    form = CloudflareZoneForm
+    form = ZoneForm
     list_display = (
         "name",
+        "backend",
         "zone_id",
-        "auth_kind",
         "enabled",
         "test_status",
         "token_expiry",
         "source",
     )
-    list_filter = ("enabled", "auth_kind", "from_settings")
-    search_fields = ("name", "zone_id", "cf_zone_name")
+    list_filter = ("enabled", "backend", "from_settings")
+    search_fields = ("name", "zone_id", "remote_name")
     actions = ["test_connection_action"]
     readonly_fields = (
+        "stored_credentials",
         "test_result",
         "token_expiry",
-        "cf_zone_name",
-        "cf_zone_status",
+        "remote_name",
+        "remote_status",
         "environment_note",
     )
-    change_form_template = "admin/django_cfpurge/cloudflarezone/change_form.html"
-    change_list_template = "admin/django_cfpurge/cloudflarezone/change_list.html"
+    change_form_template = "admin/django_cfpurge/zone/change_form.html"
+    change_list_template = "admin/django_cfpurge/zone/change_list.html"
 
-    def get_fieldsets(self, request: HttpRequest, obj: CloudflareZone | None = None) -> Any:
+    # -- secrets: never a lookup, never a value ---------------------------------------
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        if any(part in SECRET_COLUMNS for part in lookup.split("__")):
+            return False
+        return super().lookup_allowed(lookup, value, request)  # type: ignore[call-arg]
+
+    def get_form(
+        self, request: HttpRequest, obj: Zone | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        backend = request.GET.get("backend") or request.POST.get("backend")
+
+        class BoundZoneForm(form):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kw: Any) -> None:
+                super().__init__(*args, backend=backend, **kw)
+
+        return BoundZoneForm
+
+    def _backend_cls(self, request: HttpRequest, obj: Zone | None) -> Any:
+        name = obj.backend if obj is not None else request.GET.get("backend") or "cloudflare"
+        try:
+            return get_backend_class(name)
+        except CfPurgeConfigurationError:
+            return None
+
+    def get_fieldsets(self, request: HttpRequest, obj: Zone | None = None) -> Any:
+        cls = self._backend_cls(request, obj)
+        editable = obj is None or (
+            self.has_change_permission(request, obj) and not obj.from_settings
+        )
+        fields = [f.name for f in cls.credential_fields] if cls else []
+        secret = {f.name for f in cls.credential_fields if f.secret} if cls else set()
+        if cls and cls.auth_kinds:
+            fields.insert(0, "auth_kind")
+        if not editable:
+            # Read-only pages show secrets masked, never through the field itself.
+            fields = [f for f in fields if f not in secret] + ["stored_credentials"]
         fieldsets: list[Any] = []
         if obj is not None and obj.from_settings:
             fieldsets.append((None, {"fields": ("environment_note",)}))
         fieldsets += [
-            (None, {"fields": ("name", "enabled")}),
-            (
-                gettext("Cloudflare zone"),
-                {"fields": ("zone_id", "account_id", "hostnames", "plan")},
-            ),
+            (None, {"fields": ("name", "backend", "enabled")}),
+            (gettext("Zone"), {"fields": ("hostnames", "plan")}),
             (
                 gettext("Credentials"),
                 {
-                    "fields": ("auth_kind", "api_token", "email", "api_key"),
+                    "fields": fields,
                     "description": gettext(
-                        "Recommended: an API token with only Zone → Cache Purge → Purge on this "
-                        "zone. Stored values are never shown again."
+                        "Recommended: a token or key limited to purging this zone. Stored "
+                        "secrets are encrypted and never shown again."
                     ),
                 },
             ),
@@ -99,24 +161,92 @@ class CloudflareZoneAdmin(admin.ModelAdmin):
             fieldsets.append(
                 (
                     gettext("Last Test connection"),
-                    {"fields": ("test_result", "token_expiry", "cf_zone_name", "cf_zone_status")},
+                    {"fields": ("test_result", "token_expiry", "remote_name", "remote_status")},
                 )
             )
         return fieldsets
 
-    def get_readonly_fields(self, request: HttpRequest, obj: CloudflareZone | None = None) -> Any:
+    def get_readonly_fields(self, request: HttpRequest, obj: Zone | None = None) -> Any:
         fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields.append("backend")
         if obj is not None and obj.from_settings:
             fields += ["name", *_SETTINGS_LOCKED]
         return fields
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[CloudflareZone]:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Zone]:
         sync_settings_zones()
         return super().get_queryset(request)
 
-    # -- read-only displays (no secret ever) ----------------------------------------
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if "backend" not in request.GET and request.method == "GET":
+            choices = backend_choices()
+            context = {
+                **self.admin_site.each_context(request),
+                **self.worker_context(),
+                "title": gettext("Add a CDN zone: which CDN?"),
+                "opts": self.opts,
+                "backends": choices,
+            }
+            return TemplateResponse(
+                request, "admin/django_cfpurge/zone/choose_backend.html", context
+            )
+        return super().add_view(
+            request, form_url, {**(extra_context or {}), **self.worker_context()}
+        )
+
+    @method_decorator(sensitive_post_parameters(*SECRET_COLUMNS))
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        extra = {**(extra_context or {}), **self.worker_context()}
+        return super().changeform_view(request, object_id, form_url, extra)
+
+    def save_model(self, request: HttpRequest, obj: Zone, form: Any, change: bool) -> None:
+        credentials_changed = (
+            not change
+            or bool(
+                set(form.changed_data)
+                & {"zone_id", "account_id", "auth_kind", "email", *SECRET_COLUMNS}
+            )
+            or any(
+                (form.cleaned_data.get(c) or "").strip() for c in SECRET_COLUMNS if c in form.fields
+            )
+        )
+        if credentials_changed:
+            obj.credentials_changed_at = timezone.now()
+        super().save_model(request, obj, form, change)
+        if credentials_changed:
+            # What waited for these credentials to be fixed goes out now.
+            outcomes.requeue_for_fix(obj)
+
+    # -- read-only displays (no secret ever) ------------------------------------------
+    @admin.display(description=_("stored credentials"))
+    def stored_credentials(self, obj: Zone) -> StrOrPromise:
+        cls = self._backend_cls_for(obj)
+        secrets = [f for f in cls.credential_fields if f.secret] if cls else []
+        return (
+            format_html_join(
+                "", "<div>{}: {}</div>", ((f.label, mask(getattr(obj, f.name))) for f in secrets)
+            )
+            or "—"
+        )
+
+    @staticmethod
+    def _backend_cls_for(obj: Zone) -> Any:
+        try:
+            return get_backend_class(obj.backend)
+        except CfPurgeConfigurationError:
+            return None
+
     @admin.display(description=_("set by the environment"))
-    def environment_note(self, obj: CloudflareZone) -> StrOrPromise:
+    def environment_note(self, obj: Zone) -> StrOrPromise:
         return format_html(
             "<strong>{}</strong>",
             gettext(
@@ -126,20 +256,22 @@ class CloudflareZoneAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description=_("source"))
-    def source(self, obj: CloudflareZone) -> StrOrPromise:
+    def source(self, obj: Zone) -> StrOrPromise:
         return gettext("set by the environment") if obj.from_settings else gettext("admin")
 
     @admin.display(description=_("last test"))
-    def test_status(self, obj: CloudflareZone) -> StrOrPromise:
+    def test_status(self, obj: Zone) -> StrOrPromise:
         if obj.last_test_at is None:
             return gettext("never tested")
+        if obj.credentials_changed_at and obj.credentials_changed_at > obj.last_test_at:
+            return gettext("not tested since the credentials changed")
         icon = "✔" if obj.last_test_ok else "✘"
         failed = [s for s in obj.last_test_steps if s.get("status") == "error"]
         text = failed[0]["message"] if failed else gettext("passed")
         return format_html("{} {}", icon, text)
 
     @admin.display(description=_("token expires"))
-    def token_expiry(self, obj: CloudflareZone) -> StrOrPromise:
+    def token_expiry(self, obj: Zone) -> StrOrPromise:
         if obj.token_expires_on is None:
             if obj.last_test_at is None or obj.auth_kind != "token":
                 return "—"
@@ -158,10 +290,19 @@ class CloudflareZoneAdmin(admin.ModelAdmin):
         return date
 
     @admin.display(description=_("result"))
-    def test_result(self, obj: CloudflareZone) -> StrOrPromise:
+    def test_result(self, obj: Zone) -> StrOrPromise:
         if not obj.last_test_steps:
             return gettext("Not tested yet. Save, then click “Test connection”.")
         when = timezone.localtime(obj.last_test_at) if obj.last_test_at else None
+        stale = ""
+        if (
+            obj.credentials_changed_at
+            and obj.last_test_at
+            and obj.credentials_changed_at > obj.last_test_at
+        ):
+            stale = gettext(
+                "Not tested since the credentials changed: this result is for the previous ones."
+            )
         items = format_html_join(
             "",
             '<li class="cfpurge-step cfpurge-{}"><span>{}</span> <strong>{}</strong>: {}</li>',
@@ -171,14 +312,15 @@ class CloudflareZoneAdmin(admin.ModelAdmin):
             ),
         )
         return format_html(
-            '<p>{}</p><ul class="cfpurge-steps">{}</ul>',
+            '<p>{}</p><p class="cfpurge-stale">{}</p><ul class="cfpurge-steps">{}</ul>',
             # Translators: %(when)s is the date and time of the last Test connection.
             gettext("Tested %(when)s") % {"when": f"{when:%Y-%m-%d %H:%M}" if when else ""},
+            stale,
             items,
         )
 
-    # -- Test connection ------------------------------------------------------------
-    def _test(self, request: HttpRequest, zone: CloudflareZone) -> None:
+    # -- Test connection -------------------------------------------------------------
+    def _test(self, request: HttpRequest, zone: Zone) -> None:
         report = run_connection_test(zone)
         if report.ok:
             self.message_user(
@@ -187,19 +329,17 @@ class CloudflareZoneAdmin(admin.ModelAdmin):
                 % {"zone": zone.name, "summary": report.summary()},
                 messages.SUCCESS,
             )
-        else:
-            for step in report.failures:
-                self.message_user(
-                    request,
-                    gettext("Zone %(zone)s — %(step)s: %(message)s")
-                    % {"zone": zone.name, "step": step.label, "message": step.message},
-                    messages.ERROR,
-                )
+            return
+        for step in report.failures:
+            self.message_user(
+                request,
+                gettext("Zone %(zone)s — %(step)s: %(message)s")
+                % {"zone": zone.name, "step": step.label, "message": step.message},
+                messages.ERROR,
+            )
 
-    @admin.action(description=_("Test connection"))
-    def test_connection_action(
-        self, request: HttpRequest, queryset: QuerySet[CloudflareZone]
-    ) -> None:
+    @admin.action(description=_("Test connection"), permissions=["change"])
+    def test_connection_action(self, request: HttpRequest, queryset: QuerySet[Zone]) -> None:
         for zone in queryset:
             self._test(request, zone)
 
@@ -215,24 +355,22 @@ class CloudflareZoneAdmin(admin.ModelAdmin):
         ]
 
     def test_connection_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        zone = get_object_or_404(CloudflareZone, pk=object_id)
-        if request.method != "POST":
-            return HttpResponseRedirect(
-                reverse("admin:django_cfpurge_cloudflarezone_change", args=[zone.pk])
-            )
+        zone = get_object_or_404(Zone, pk=object_id)
         if not self.has_change_permission(request, zone):
             raise PermissionDenied
-        self._test(request, zone)
-        return HttpResponseRedirect(
-            reverse("admin:django_cfpurge_cloudflarezone_change", args=[zone.pk])
-        )
+        if request.method == "POST":
+            self._test(request, zone)
+        return HttpResponseRedirect(reverse("admin:django_cfpurge_zone_change", args=[zone.pk]))
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> Any:
-        status = outbox_status()
-        extra_context = {**(extra_context or {}), "cfpurge_status": status}
-        extra_context["cfpurge_log_url"] = reverse("admin:django_cfpurge_purgerequest_changelist")
+        extra_context = {
+            **(extra_context or {}),
+            **self.worker_context(),
+            "cfpurge_status": outbox_status(),
+            "cfpurge_log_url": reverse("admin:django_cfpurge_purgerequest_changelist"),
+        }
         return super().changelist_view(request, extra_context)
 
 
@@ -241,7 +379,7 @@ class ZoneFilter(admin.SimpleListFilter):
     parameter_name = "zone"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
-        zones = [(z.pk, z.name) for z in CloudflareZone.objects.all()]
+        zones = [(z.pk, z.name) for z in Zone.objects.all()]
         return [*zones, ("none", gettext("no zone"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[PurgeRequest]) -> Any:
@@ -253,8 +391,12 @@ class ZoneFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _wide(row: PurgeRequest) -> bool:
+    return bool(set(row.targets or {}) & WIDE_KINDS)
+
+
 @admin.register(PurgeRequest)
-class PurgeRequestAdmin(admin.ModelAdmin):
+class PurgeRequestAdmin(WorkerBannerMixin, admin.ModelAdmin):
     """The purge log: read-only, with retry/ignore, an activity chart and manual purge."""
 
     list_display = (
@@ -297,6 +439,7 @@ class PurgeRequestAdmin(admin.ModelAdmin):
         # through the "Retry now" and "Ignore" actions only.
         extra_context = {
             **(extra_context or {}),
+            **self.worker_context(),
             "show_save": False,
             "show_save_and_continue": False,
             "show_save_and_add_another": False,
@@ -317,7 +460,7 @@ class PurgeRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("object"))
     def what(self, obj: PurgeRequest) -> str:
-        if obj.source == PurgeRequest.Source.MODEL:
+        if obj.source == Source.MODEL:
             return f"{obj.model_label} #{obj.object_pk} {obj.object_repr}".strip()
         who = getattr(obj.requested_by, "get_username", lambda: "")()
         return f"{obj.get_source_display()} {who}".strip()
@@ -335,8 +478,45 @@ class PurgeRequestAdmin(admin.ModelAdmin):
         return (obj.last_error[:140] + "…") if len(obj.last_error) > 140 else obj.last_error
 
     @admin.action(description=_("Retry now"), permissions=["change"])
-    def retry_now(self, request: HttpRequest, queryset: QuerySet[PurgeRequest]) -> None:
-        count = outbox.retry_rows(queryset)
+    def retry_now(
+        self, request: HttpRequest, queryset: QuerySet[PurgeRequest]
+    ) -> HttpResponse | None:
+        wide = [row for row in queryset if _wide(row)]
+        if wide and not request.user.has_perm(PURGE_PERMISSION):
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d selected request purges hostnames, prefixes or everything: "
+                    "re-sending it needs the “Can purge the CDN cache by hand” permission. "
+                    "Nothing was retried.",
+                    "%(count)d selected requests purge hostnames, prefixes or everything: "
+                    "re-sending them needs the “Can purge the CDN cache by hand” permission. "
+                    "Nothing was retried.",
+                    len(wide),
+                )
+                % {"count": len(wide)},
+                messages.ERROR,
+            )
+            return None
+        if wide and request.POST.get("confirmed") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": gettext("Re-send wide purges?"),
+                "opts": self.opts,
+                "rows": wide,
+                "ids": [row.pk for row in queryset],
+                "action": "retry_now",
+            }
+            return TemplateResponse(
+                request, "admin/django_cfpurge/purgerequest/confirm_retry.html", context
+            )
+        if (
+            any(Kind.EVERYTHING in (row.targets or {}) for row in wide)
+            and not everything_cooldown_taken()
+        ):
+            self._cooldown_message(request)
+            return None
+        count = outcomes.retry_rows(queryset)
         self.message_user(
             request,
             ngettext(
@@ -347,12 +527,23 @@ class PurgeRequestAdmin(admin.ModelAdmin):
             % {"count": count},
             messages.SUCCESS,
         )
+        return None
+
+    def _cooldown_message(self, request: HttpRequest) -> None:
+        self.message_user(
+            request,
+            ngettext(
+                "Everything was purged less than %(s)d second ago; wait before purging again.",
+                "Everything was purged less than %(s)d seconds ago; wait before purging again.",
+                PURGE_EVERYTHING_COOLDOWN,
+            )
+            % {"s": PURGE_EVERYTHING_COOLDOWN},
+            messages.ERROR,
+        )
 
     @admin.action(description=_("Ignore"), permissions=["change"])
     def ignore(self, request: HttpRequest, queryset: QuerySet[PurgeRequest]) -> None:
-        count = queryset.exclude(status=PurgeRequest.Status.DONE).update(
-            status=PurgeRequest.Status.IGNORED, done_at=timezone.now(), claimed_until=None
-        )
+        count = outcomes.ignore_rows(queryset)
         self.message_user(
             request,
             ngettext("%(count)d purge request ignored.", "%(count)d purge requests ignored.", count)
@@ -377,94 +568,64 @@ class PurgeRequestAdmin(admin.ModelAdmin):
         peak = max([s["done"] + s["failed"] + s["waiting"] for s in series] + [1])
         extra_context = {
             **(extra_context or {}),
+            **self.worker_context(),
             "cfpurge_chart": _chart(series, peak),
-            "cfpurge_can_purge": request.user.has_perm("django_cfpurge.purge_cache"),
+            "cfpurge_can_purge": request.user.has_perm(PURGE_PERMISSION),
         }
         return super().changelist_view(request, extra_context)
 
     def manual_purge_view(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm("django_cfpurge.purge_cache"):
+        if not request.user.has_perm(PURGE_PERMISSION):
             raise PermissionDenied
         form = ManualPurgeForm(request.POST or None)
         context = {
             **self.admin_site.each_context(request),
-            "title": gettext("Purge the Cloudflare cache"),
+            **self.worker_context(),
+            "title": gettext("Purge the CDN cache"),
             "opts": self.opts,
             "form": form,
             "confirm": False,
         }
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            if data["kind"] == "everything":
-                if request.POST.get("confirmed") != "yes":
-                    context["confirm"] = True
-                    context["zone"] = data.get("zone")
-                    return TemplateResponse(
-                        request, "admin/django_cfpurge/purgerequest/purge.html", context
-                    )
-                scope = data["zone"].pk if data.get("zone") else "all"
-                cache = caches[get_setting("RATE_LIMIT_CACHE")]
-                if not cache.add(
-                    f"cfpurge:everything-cooldown:{scope}", 1, PURGE_EVERYTHING_COOLDOWN
-                ):
-                    messages.error(
-                        request,
-                        ngettext(
-                            "Everything was purged less than %(s)d second ago; "
-                            "wait before purging again.",
-                            "Everything was purged less than %(s)d seconds ago; "
-                            "wait before purging again.",
-                            PURGE_EVERYTHING_COOLDOWN,
-                        )
-                        % {"s": PURGE_EVERYTHING_COOLDOWN},
-                    )
-                    return HttpResponseRedirect(request.path)
-            from . import api
-
-            func = {
-                "files": api.purge_urls,
-                "prefixes": api.purge_prefixes,
-                "hosts": api.purge_hosts,
-                "tags": api.purge_tags,
-            }.get(data["kind"])
-            try:
-                if func is None:
-                    row = api.purge_everything(
-                        zone=data.get("zone"), user=request.user, source="manual"
-                    )
-                else:
-                    row = func(
-                        data["item_list"], zone=data.get("zone"), user=request.user, source="manual"
-                    )
-            except Exception as err:  # noqa: BLE001  (shown to the user; nothing was written)
-                messages.error(request, str(err))
-                return TemplateResponse(
-                    request, "admin/django_cfpurge/purgerequest/purge.html", context
-                )
-            messages.success(
-                request,
-                gettext("Purge request #%(id)s recorded; it is sent within seconds.")
-                % {"id": row.pk},
+        template = "admin/django_cfpurge/purgerequest/purge.html"
+        if request.method != "POST" or not form.is_valid():
+            return TemplateResponse(request, template, context)
+        data = form.cleaned_data
+        if data["kind"] == Kind.EVERYTHING:
+            if request.POST.get("confirmed") != "yes":
+                context["confirm"] = True
+                context["zone"] = data.get("zone")
+                return TemplateResponse(request, template, context)
+            if not everything_cooldown_taken():
+                self._cooldown_message(request)
+                return HttpResponseRedirect(request.path)
+        try:
+            row = api.purge(
+                data["kind"],
+                data["item_list"],
+                zone=data.get("zone"),
+                user=request.user,
+                source=Source.MANUAL,
             )
-            return HttpResponseRedirect(
-                reverse("admin:django_cfpurge_purgerequest_change", args=[row.pk])
-            )
-        return TemplateResponse(request, "admin/django_cfpurge/purgerequest/purge.html", context)
+        except CfPurgeError as err:
+            messages.error(request, str(err))
+            return TemplateResponse(request, template, context)
+        messages.success(
+            request,
+            gettext("Purge request #%(id)s recorded; it is sent within seconds.") % {"id": row.pk},
+        )
+        return HttpResponseRedirect(
+            reverse("admin:django_cfpurge_purgerequest_change", args=[row.pk])
+        )
 
 
 def _chart(series: list[dict[str, Any]], peak: int) -> list[dict[str, Any]]:
     """Bar heights (percent of the busiest hour) for the 48-hour chart."""
-    bars = []
-    for point in series:
-        bars.append(
-            {
-                "hour": point["hour"],
-                "done": point["done"],
-                "failed": point["failed"],
-                "waiting": point["waiting"],
-                "done_pct": round(100 * point["done"] / peak, 1),
-                "failed_pct": round(100 * point["failed"] / peak, 1),
-                "waiting_pct": round(100 * point["waiting"] / peak, 1),
-            }
-        )
-    return bars
+    return [
+        {
+            **point,
+            "done_pct": round(100 * point["done"] / peak, 1),
+            "failed_pct": round(100 * point["failed"] / peak, 1),
+            "waiting_pct": round(100 * point["waiting"] / peak, 1),
+        }
+        for point in series
+    ]

@@ -1,27 +1,42 @@
 """System checks (``manage.py check``). Ids are stable; a retired id is never reused.
 
+Errors are for programming mistakes only. Anything about credentials, URLs or zones is
+a Warning: the site runs (``migrate`` and ``runserver`` succeed), purges wait, and the
+admin says why.
+
 ===============  ==============================================================
 id               problem
 ===============  ==============================================================
 cfpurge.E001     ``CFPURGE`` is not a dict, or has an unknown key
-cfpurge.E002     relative ``MEDIA_URL`` (or file URL) and no ``BASE_URLS``
-cfpurge.E003     ``MAX_ITEMS_PER_REQUEST`` is not 30, 100 or 500
-cfpurge.E004     ``API_URL`` is not https (loopback test servers excepted)
-cfpurge.E005     a zone in settings is malformed (bad key, bad ID, bad secret)
-cfpurge.E006     ``BASE_URLS`` entry is not an origin
+cfpurge.E003     ``MAX_ITEMS_PER_REQUEST`` is not None, 30, 100 or 500
 cfpurge.E007     a ``MODELS`` entry names a missing model or field, or is malformed
-cfpurge.W001     no Cloudflare zone is configured: nothing will be purged
+cfpurge.E010     a setting read by saves or workers has the wrong type
+cfpurge.E011     ``RATE_LIMIT_CACHE`` names no cache in ``CACHES``
+cfpurge.E012     ``TASK_QUEUE`` is not a string
+cfpurge.E013     ``BACKENDS`` names a class that is not a backend
+cfpurge.W001     no CDN zone is configured: nothing will be purged
 cfpurge.W002     Celery has no broker configured: purges wait for ``cfpurge drain``
-cfpurge.W003     a zone uses the legacy Global API Key (least privilege)
+cfpurge.W003     a zone uses a legacy key that can do anything on the account
 cfpurge.W004     a zone's API token has expired, or expires within 14 days
 cfpurge.W005     ``CFPURGE["ENABLED"]`` is False: changes are recorded, not sent
-cfpurge.W006     Celery is not importable
 cfpurge.W007     ``CLAIM_LEASE_SECONDS`` is shorter than a drain pass may take
+cfpurge.W008     relative ``MEDIA_URL`` and no ``BASE_URLS`` (was E002)
+cfpurge.W010     ``API_URL`` would send credentials in clear text (was E004)
+cfpurge.W011     a model is registered in code and in ``MODELS``
+cfpurge.W012     a zone in settings is incomplete or malformed (was E005)
+cfpurge.W013     a zone names an unknown backend
+cfpurge.W014     a ``BASE_URLS`` entry is not an origin (was E006)
+cfpurge.W015     SQLite without ``"transaction_mode": "IMMEDIATE"``
+cfpurge.W016     two zones share a zone id, or claim the same hostname
 ===============  ==============================================================
+
+Retired: E002, E004, E005, E006 (now W008, W010, W012, W014), W006 (Celery is a
+dependency).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -29,195 +44,217 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 from django.utils import timezone
-from django.utils.translation import gettext, ngettext
 
-from .conf import SETTING_NAME, get_setting, unknown_keys, user_settings
-from .exceptions import CfPurgeConfigurationError, InvalidCredentials
+from .backends import get_backend_class
+from .backends.http import check_api_url
+from .conf import SETTING_NAME, get_setting, key, problems, unknown_keys
+from .drain import MAX_RATE_LIMIT_WAIT
+from .exceptions import BackendError, CfPurgeConfigurationError, InvalidCredentials
+from .models import Zone
+from .registry import registry
+from .targets import bad_base_urls, base_urls
+from .zones import settings_values, settings_zones, zone_values
 
 EXPIRY_WARNING_DAYS = 14
 #: Shortest claim lease that outlasts a pass's longest wait for the rate limiter.
 MIN_LEASE_SECONDS = 120
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+Message = checks.CheckMessage
 
 
-def _error(
-    msg: str, hint: str, id: str, level: Callable[..., checks.CheckMessage] = checks.Error
-) -> checks.CheckMessage:
-    return level(msg, hint=hint, obj=SETTING_NAME, id=id)
-
-
-@checks.register()
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Shape of the ``CFPURGE`` dict and its values."""
-    errors: list[checks.CheckMessage] = []
-    try:
-        user_settings()
-    except CfPurgeConfigurationError as err:
-        return [_error(str(err), gettext("Set CFPURGE = {...} (a dict)."), "cfpurge.E001")]
-    unknown = unknown_keys()
-    if unknown:
-        errors.append(
-            _error(
-                ngettext(
-                    # Translators: the English singular keeps "keys"; translate each form.
-                    "Unknown %(setting)s keys: %(keys)s.",
-                    "Unknown %(setting)s keys: %(keys)s.",
-                    len(unknown),
-                )
-                % {"setting": SETTING_NAME, "keys": ", ".join(unknown)},
-                gettext("Check the spelling against the settings reference."),
-                "cfpurge.E001",
-            )
-        )
-    if get_setting("MAX_ITEMS_PER_REQUEST") not in (30, 100, 500):
-        errors.append(
-            _error(
-                gettext("%(setting)s['MAX_ITEMS_PER_REQUEST'] must be 30, 100 or 500.")
-                % {"setting": SETTING_NAME},
-                gettext("30 is safe on every plan; 100 on current plans; 500 on Enterprise."),
-                "cfpurge.E003",
-            )
-        )
-    api_url = urlsplit(str(get_setting("API_URL")))
-    if api_url.scheme != "https" and api_url.hostname not in _LOOPBACK:
-        errors.append(
-            _error(
-                gettext("%(setting)s['API_URL'] must use https (it carries the API token).")
-                % {"setting": SETTING_NAME},
-                gettext(
-                    "Use https://api.cloudflare.com/client/v4 (the default); plain http is "
-                    "allowed only for a test server on localhost."
-                ),
-                "cfpurge.E004",
-            )
-        )
-    from .resolvers import base_urls
-
-    try:
-        origins = base_urls()
-    except CfPurgeConfigurationError as err:
-        errors.append(
-            _error(
-                str(err), gettext("Give origins such as https://www.example.com."), "cfpurge.E006"
-            )
-        )
-        origins = ["x"]
-    from .registry import registry
-
-    media_url = str(getattr(settings, "MEDIA_URL", "") or "")
-    if len(registry) and not origins and not urlsplit(media_url).netloc:
-        errors.append(
-            _error(
-                gettext(
-                    "MEDIA_URL (%(media_url)s) is relative and %(setting)s['BASE_URLS'] is "
-                    "empty: file URLs cannot be made absolute, so nothing can be purged."
-                )
-                % {"media_url": repr(media_url), "setting": SETTING_NAME},
-                gettext(
-                    "Set %(setting)s['BASE_URLS'] = ['https://www.example.com'] (every public "
-                    "origin, http and https if both are cached)."
-                )
-                % {"setting": SETTING_NAME},
-                "cfpurge.E002",
-            )
-        )
-    for message in registry.settings_errors:
-        errors.append(
-            _error(
-                message,
-                gettext(
-                    "Use “app_label.ModelName” and the names of its fields; see the registering "
-                    "guide. Until fixed, changes to this model are not purged."
-                ),
-                "cfpurge.E007",
-            )
-        )
-    from .drain import MAX_RATE_LIMIT_WAIT
-
-    lease = get_setting("CLAIM_LEASE_SECONDS")
-    if isinstance(lease, int | float) and lease < MIN_LEASE_SECONDS:
-        errors.append(
-            _error(
-                gettext(
-                    "%(setting)s['CLAIM_LEASE_SECONDS'] is %(lease)s: a drain pass can wait up "
-                    "to %(wait)s s for the rate limiter alone, so another worker could take "
-                    "over rows still being sent and purge them twice."
-                )
-                % {
-                    "setting": SETTING_NAME,
-                    "lease": lease,
-                    "wait": f"{MAX_RATE_LIMIT_WAIT:.0f}",
-                },
-                gettext("Use at least %(seconds)d seconds (the default is 300).")
-                % {"seconds": MIN_LEASE_SECONDS},
-                "cfpurge.W007",
-                checks.Warning,
-            )
-        )
-    if not get_setting("ENABLED"):
-        errors.append(
-            _error(
-                gettext("%(setting)s['ENABLED'] is False: changes are recorded but not sent.")
-                % {"setting": SETTING_NAME},
-                gettext("Set it to True to purge."),
-                "cfpurge.W005",
-                checks.Warning,
-            )
-        )
-    return errors
+def _msg(
+    text: str, hint: str, id: str, level: Callable[..., Message] = checks.Warning, obj: Any = None
+) -> Message:
+    return level(text, hint=hint, obj=obj if obj is not None else SETTING_NAME, id=id)
 
 
 @checks.register()
-def check_settings_zones(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Zones defined in settings: shape and credentials."""
-    from .credentials import Credentials
-    from .zones import settings_zones
-
-    try:
-        zones = settings_zones()
-    except CfPurgeConfigurationError as err:
-        return [_error(str(err), gettext("See the settings reference for ZONES."), "cfpurge.E005")]
-    errors: list[checks.CheckMessage] = []
-    for entry in zones:
-        try:
-            Credentials.from_values(
-                zone_id=entry["ZONE_ID"],
-                api_token=entry.get("API_TOKEN"),
-                email=entry.get("EMAIL"),
-                api_key=entry.get("API_KEY"),
-                account_id=entry.get("ACCOUNT_ID"),
-            )
-        except InvalidCredentials as err:
-            errors.append(
-                _error(
-                    gettext("Zone “%(zone)s” in settings: %(error)s")
-                    % {"zone": entry["NAME"], "error": err},
-                    gettext("Fix the value in the environment (CFPURGE_* variables) or settings."),
-                    "cfpurge.E005",
-                )
-            )
-    return errors
-
-
-@checks.register()
-def check_celery(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Celery importable and a broker configured."""
-    try:
-        import celery  # noqa: F401
-    except ImportError:
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Message]:
+    """The shape of the ``CFPURGE`` dict and the types of its values."""
+    value = getattr(settings, SETTING_NAME, None)
+    if value is not None and not isinstance(value, dict):
         return [
-            _error(
-                gettext(
-                    "Celery is not importable: purges are recorded but only sent by "
-                    "`manage.py cfpurge drain`."
-                ),
-                gettext("pip install celery, and run a worker."),
-                "cfpurge.W006",
-                checks.Warning,
+            _msg(
+                f"settings.{SETTING_NAME} must be a dict, not {type(value).__name__}.",
+                "Set CFPURGE = {...} (a dict).",
+                "cfpurge.E001",
+                checks.Error,
             )
         ]
+    found: list[Message] = []
+    unknown = unknown_keys()
+    if unknown:
+        found.append(
+            _msg(
+                f"Unknown {SETTING_NAME} keys: {', '.join(unknown)}.",
+                "Check the spelling against the settings reference.",
+                "cfpurge.E001",
+                checks.Error,
+            )
+        )
+    for name, problem in problems():
+        found.append(
+            _msg(
+                problem,
+                "Until fixed, the default is used: see the settings reference.",
+                "cfpurge.E003" if name == "MAX_ITEMS_PER_REQUEST" else "cfpurge.E010",
+                checks.Error,
+            )
+        )
+    found += _cache_and_queue()
+    found += _backends()
+    found += _lease_and_switch()
+    return found
+
+
+def _cache_and_queue() -> list[Message]:
+    found = []
+    alias = get_setting("RATE_LIMIT_CACHE")
+    if not isinstance(alias, str) or alias not in settings.CACHES:
+        found.append(
+            _msg(
+                f"{key('RATE_LIMIT_CACHE')} is {alias!r}, which is not a cache in CACHES.",
+                "Name one of the CACHES aliases (a Redis cache shared by every worker).",
+                "cfpurge.E011",
+                checks.Error,
+            )
+        )
+    queue = get_setting("TASK_QUEUE")
+    if queue is not None and not isinstance(queue, str):
+        found.append(
+            _msg(
+                f"{key('TASK_QUEUE')} must be a queue name (a string) or None, not {queue!r}.",
+                "Use the name of a queue your Celery workers consume.",
+                "cfpurge.E012",
+                checks.Error,
+            )
+        )
+    return found
+
+
+def _backends() -> list[Message]:
+    configured = get_setting("BACKENDS") or {}
+    if not isinstance(configured, dict):
+        return [
+            _msg(
+                f"{key('BACKENDS')} must be a dict of names to dotted paths.",
+                "See the backends documentation.",
+                "cfpurge.E013",
+                checks.Error,
+            )
+        ]
+    found = []
+    for name in configured:
+        try:
+            get_backend_class(str(name))
+        except CfPurgeConfigurationError as err:
+            found.append(
+                _msg(
+                    f"{key('BACKENDS')}: {err}",
+                    "Fix the dotted path.",
+                    "cfpurge.E013",
+                    checks.Error,
+                )
+            )
+    return found
+
+
+def _lease_and_switch() -> list[Message]:
+    found = []
+    lease = get_setting("CLAIM_LEASE_SECONDS")
+    if isinstance(lease, int | float) and not isinstance(lease, bool) and lease < MIN_LEASE_SECONDS:
+        found.append(
+            _msg(
+                f"{key('CLAIM_LEASE_SECONDS')} is {lease}: a drain pass can wait up to "
+                f"{MAX_RATE_LIMIT_WAIT:.0f} s for the rate limiter alone, so another worker "
+                "could take over rows still being sent and purge them twice.",
+                f"Use at least {MIN_LEASE_SECONDS} seconds (the default is 300).",
+                "cfpurge.W007",
+            )
+        )
+    enabled = get_setting("ENABLED")
+    if enabled is False or (
+        isinstance(enabled, str) and enabled.strip().lower() in ("0", "false", "no", "off")
+    ):
+        found.append(
+            _msg(
+                f"{key('ENABLED')} is False: changes are recorded but not sent.",
+                "Set it to True to purge.",
+                "cfpurge.W005",
+            )
+        )
+    return found
+
+
+@checks.register()
+def check_urls(app_configs: Any = None, **kwargs: Any) -> list[Message]:
+    """Public origins and the API URL: Warnings (purges wait, the site runs)."""
+    found = []
+    for origin in bad_base_urls():
+        found.append(
+            _msg(
+                f"{key('BASE_URLS')} entries must look like “https://www.example.com”, "
+                f"not {origin}.",
+                "Give origins such as https://www.example.com; until then that entry is left out.",
+                "cfpurge.W014",
+            )
+        )
+    media_url = str(getattr(settings, "MEDIA_URL", "") or "")
+    if len(registry) and not base_urls() and not urlsplit(media_url).netloc:
+        found.append(
+            _msg(
+                f"MEDIA_URL ({media_url!r}) is relative and {key('BASE_URLS')} is empty: file "
+                "URLs cannot be made absolute, so changes are recorded but nothing can be "
+                "purged.",
+                f"Set {key('BASE_URLS')} = ['https://www.example.com'] (every public origin, "
+                "http and https if both are cached).",
+                "cfpurge.W008",
+            )
+        )
+    try:
+        check_api_url(str(get_setting("API_URL")), setting=key("API_URL"))
+    except BackendError as err:
+        found.append(
+            _msg(
+                str(err),
+                "Use https://api.cloudflare.com/client/v4 (the default); until fixed, nothing "
+                "is sent and purges wait.",
+                "cfpurge.W010",
+            )
+        )
+    return found
+
+
+@checks.register()
+def check_models(app_configs: Any = None, **kwargs: Any) -> list[Message]:
+    """``CFPURGE["MODELS"]`` entries."""
+    found = [
+        _msg(
+            message,
+            "Use “app_label.ModelName” and the names of its fields; see the registering "
+            "guide. Until fixed, changes to this model are not purged.",
+            "cfpurge.E007",
+            checks.Error,
+        )
+        for message in registry.settings_errors
+    ]
+    found += [
+        _msg(
+            f"{label} is registered in code and in {key('MODELS')}; the registration in code "
+            "is used and the MODELS entry is ignored.",
+            "Keep one of the two.",
+            "cfpurge.W011",
+        )
+        for label in registry.settings_duplicates
+    ]
+    return found
+
+
+@checks.register()
+def check_celery(app_configs: Any = None, **kwargs: Any) -> list[Message]:
+    """A broker is configured."""
     broker = getattr(settings, "CELERY_BROKER_URL", None) or getattr(settings, "BROKER_URL", None)
     if not broker:
         try:
@@ -226,83 +263,159 @@ def check_celery(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
             broker = current_app.conf.broker_url
         except Exception:  # noqa: BLE001  (a misconfigured Celery app must not break checks)
             broker = None
-    if not broker:
+    if broker:
+        return []
+    return [
+        _msg(
+            "No Celery broker is configured (CELERY_BROKER_URL): purges wait until "
+            "`manage.py cfpurge drain` runs.",
+            "Set CELERY_BROKER_URL (e.g. redis://localhost:6379/0) and run a Celery worker.",
+            "cfpurge.W002",
+        )
+    ]
+
+
+@checks.register(checks.Tags.database)
+def check_sqlite(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[Message]:
+    """SQLite shared by a web process and a worker needs its write lock taken up front."""
+    found = []
+    for alias in databases or []:
+        connection = connections[alias]
+        if connection.vendor != "sqlite":
+            continue
+        options = connection.settings_dict.get("OPTIONS") or {}
+        if str(options.get("transaction_mode", "")).upper() != "IMMEDIATE":
+            found.append(
+                _msg(
+                    f"The database {alias!r} is SQLite without “transaction_mode”: "
+                    "“IMMEDIATE”: a web process and a worker writing at once can fail with "
+                    "“database is locked”.",
+                    f"Add 'OPTIONS': {{'transaction_mode': 'IMMEDIATE'}} to DATABASES[{alias!r}] "
+                    "(or use PostgreSQL).",
+                    "cfpurge.W015",
+                )
+            )
+    return found
+
+
+@checks.register()
+def check_zones(app_configs: Any = None, **kwargs: Any) -> list[Message]:
+    """Zones in settings and in the database: Warnings only."""
+    found: list[Message] = []
+    try:
+        entries = settings_zones()
+    except CfPurgeConfigurationError as err:
+        found.append(_msg(str(err), "See the settings reference for ZONES.", "cfpurge.W012"))
+        entries = []
+    for entry in entries:
+        found += _settings_zone(entry)
+    try:
+        zones = list(Zone.objects.filter(enabled=True))
+    except DatabaseError:  # not migrated yet, or no database: nothing more to report
+        return found
+    if not zones and not entries:
+        found.append(
+            _msg(
+                "No CDN zone is configured: changes are recorded but nothing is purged.",
+                "Add a zone in the admin (CDN zones) or set CFPURGE_ZONE_ID and its "
+                "credentials in the environment.",
+                "cfpurge.W001",
+            )
+        )
+    for zone in zones:
+        found += _zone(zone)
+    found += _overlaps(zones)
+    return found
+
+
+def _settings_zone(entry: dict[str, Any]) -> list[Message]:
+    name = entry["NAME"]
+    try:
+        cls = get_backend_class(str(entry.get("BACKEND") or ""))
+    except CfPurgeConfigurationError as err:
+        return [_msg(f"Zone “{name}” in settings: {err}", "Fix BACKEND.", "cfpurge.W013")]
+    try:
+        cls.clean_credentials(settings_values(entry))
+    except InvalidCredentials as err:
         return [
-            _error(
-                gettext(
-                    "No Celery broker is configured (CELERY_BROKER_URL): purges wait until "
-                    "`manage.py cfpurge drain` runs."
-                ),
-                gettext(
-                    "Set CELERY_BROKER_URL (e.g. redis://localhost:6379/0) and run a Celery worker."
-                ),
-                "cfpurge.W002",
-                checks.Warning,
+            _msg(
+                f"Zone “{name}” in settings: {err}",
+                "Fix the value in the environment (CFPURGE_* variables) or settings; until "
+                "then this zone's purges wait.",
+                "cfpurge.W012",
             )
         ]
     return []
 
 
-@checks.register()
-def check_zones(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Zones in the database: none configured, legacy keys, token expiry.
-
-    Reads the zone table when it exists (one small query), so that a plain
-    ``manage.py check`` tells a site with no credentials that nothing is purged.
-    """
-    from .models import CloudflareZone
-    from .zones import settings_zones
-
+def _zone(zone: Zone) -> list[Message]:
+    found = []
     try:
-        zones = list(CloudflareZone.objects.filter(enabled=True))
-    except DatabaseError:  # not migrated yet, or no database: nothing to report
-        return []
-    messages: list[checks.CheckMessage] = []
-    if not zones and not settings_zones():
-        messages.append(
-            _error(
-                gettext(
-                    "No Cloudflare zone is configured: changes are recorded but nothing is purged."
-                ),
-                gettext(
-                    "Add a zone in the admin (Cloudflare zones) or set CFPURGE_ZONE_ID and "
-                    "CFPURGE_API_TOKEN in the environment."
-                ),
-                "cfpurge.W001",
-                checks.Warning,
+        cls = get_backend_class(zone.backend)
+    except CfPurgeConfigurationError as err:
+        return [
+            _msg(f"Zone “{zone.name}”: {err}", "Choose a known backend.", "cfpurge.W013", obj=zone)
+        ]
+    warning = cls.credential_warning(zone_values(zone))
+    if warning:
+        found.append(
+            _msg(
+                f"Zone “{zone.name}”: {warning}",
+                "Create a scoped API token with only the purge permission and use it.",
+                "cfpurge.W003",
+                obj=zone,
             )
         )
     soon = timezone.now() + timedelta(days=EXPIRY_WARNING_DAYS)
+    if zone.token_expires_on and zone.token_expires_on <= soon:
+        state = "has expired" if zone.token_expires_on <= timezone.now() else "expires soon"
+        found.append(
+            _msg(
+                f"The API token of zone “{zone.name}” {state} ({zone.token_expires_on:%Y-%m-%d}).",
+                "Roll or replace the token in the CDN's dashboard, then run Test connection.",
+                "cfpurge.W004",
+                obj=zone,
+            )
+        )
+    return found
+
+
+def _overlaps(zones: list[Zone]) -> list[Message]:
+    found = []
+    by_id: dict[tuple[str, str], list[str]] = defaultdict(list)
+    by_host: dict[str, list[str]] = defaultdict(list)
     for zone in zones:
-        if zone.auth_kind == CloudflareZone.AuthKind.GLOBAL_KEY and not zone.from_settings:
-            messages.append(
-                checks.Warning(
-                    gettext(
-                        "Zone “%(zone)s” uses the legacy Global API Key, which can do anything "
-                        "on the account."
-                    )
-                    % {"zone": zone.name},
-                    hint=gettext(
-                        "Create an API token with only Zone → Cache Purge → Purge and use it."
-                    ),
-                    obj=zone,
-                    id="cfpurge.W003",
+        if zone.zone_id:
+            by_id[(zone.backend, zone.zone_id)].append(zone.name)
+        for pattern in (zone.hostnames or "").split():
+            by_host[pattern.strip().lower()].append(zone.name)
+    for (_backend, zone_id), names in by_id.items():
+        if len(names) > 1:
+            found.append(
+                _msg(
+                    f"The zones {', '.join(names)} have the same zone id {zone_id}.",
+                    "Keep one zone per CDN zone; disable or delete the others.",
+                    "cfpurge.W016",
                 )
             )
-        if zone.token_expires_on and zone.token_expires_on <= soon:
-            if zone.token_expires_on <= timezone.now():
-                message = gettext("The API token of zone “%(zone)s” has expired (%(date)s).")
-            else:
-                message = gettext("The API token of zone “%(zone)s” expires soon (%(date)s).")
-            messages.append(
-                checks.Warning(
-                    message % {"zone": zone.name, "date": f"{zone.token_expires_on:%Y-%m-%d}"},
-                    hint=gettext(
-                        "Roll or replace the token in the Cloudflare dashboard, then run "
-                        "Test connection."
-                    ),
-                    obj=zone,
-                    id="cfpurge.W004",
+    for host, names in by_host.items():
+        if len(names) > 1:
+            found.append(
+                _msg(
+                    f"The zones {', '.join(names)} all claim the hostname {host}; URLs on it "
+                    "go to one of them only.",
+                    "Give each hostname to one zone.",
+                    "cfpurge.W016",
                 )
             )
-    return messages
+    return found
+
+
+__all__ = [
+    "check_celery",
+    "check_models",
+    "check_settings",
+    "check_sqlite",
+    "check_urls",
+    "check_zones",
+]

@@ -12,17 +12,27 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from datetime import datetime
 from typing import Any
 
+from celery import current_app
 from django.core.cache import BaseCache, caches
 from django.db import transaction
 from django.utils import timezone
 
-from .conf import get_float, get_setting
+from .conf import get_bool, get_float, get_str
 
 logger = logging.getLogger(__name__)
+
+#: The Celery name of the drain task (defined in :mod:`django_cfpurge.tasks`).
+DRAIN_TASK = "django_cfpurge.drain"
+#: Seconds a drain task may run past ``DRAIN_MAX_SECONDS`` before Celery's soft time
+#: limit stops it (a pass finishing, one rate-limiter wait, one request deadline), and
+#: after that before the hard limit kills it; its rows are then retaken after their lease.
+SOFT_LIMIT_MARGIN = 120.0
+HARD_LIMIT_MARGIN = 60.0
 
 #: Cache key meaning "a drain is scheduled and has not started yet".
 SCHEDULED_KEY = "cfpurge:drain-scheduled"
@@ -32,12 +42,26 @@ FOLLOWUP_KEY = "cfpurge:drain-at:"
 #: follow-up; brokers redeliver tasks delayed longer than their visibility timeout.
 MAX_FOLLOWUP_SECONDS = 900.0
 
+# A broker URL's user name and password, if an error message quotes the URL.
+_USERINFO = re.compile(r"//[^/@\s]*@")
+
 # time.monotonic() until which this process does not try the broker again.
 _broker_down_until = 0.0
 
 
 def _cache() -> BaseCache:
-    return caches[get_setting("RATE_LIMIT_CACHE")]
+    return caches[get_str("RATE_LIMIT_CACHE") or "default"]
+
+
+def on_purge_requested(sender: Any, using: str | None = None, **kwargs: Any) -> None:
+    """Receiver of :data:`~django_cfpurge.signals.purge_requested`: drain after commit."""
+    schedule_drain(using)
+
+
+def time_limits() -> tuple[float, float]:
+    """Celery's ``(soft_time_limit, time_limit)`` for one drain task."""
+    soft = get_float("DRAIN_MAX_SECONDS", minimum=1) + get_float("DEADLINE") + SOFT_LIMIT_MARGIN
+    return soft, soft + HARD_LIMIT_MARGIN
 
 
 def schedule_drain(using: str | None = None) -> None:
@@ -68,7 +92,7 @@ def dispatch_drain() -> bool:
     removed by the drain when it starts, so a change committed after that start
     always dispatches another drain.
     """
-    if not get_setting("ENABLED"):
+    if not get_bool("ENABLED"):
         return False
     if broker_backoff_remaining() > 0:
         logger.debug("django-cfpurge: broker recently unreachable; the sweep sends this purge")
@@ -92,7 +116,7 @@ def schedule_followup(due_at: datetime | None) -> bool:
     Without it, a row put back for a retry would wait for the periodic sweep. Workers
     that finish at the same time agree on one task per due second through the cache.
     """
-    if due_at is None or not get_setting("ENABLED") or broker_backoff_remaining() > 0:
+    if due_at is None or not get_bool("ENABLED") or broker_backoff_remaining() > 0:
         return False
     delay = min(MAX_FOLLOWUP_SECONDS, max(0.0, (due_at - timezone.now()).total_seconds()))
     key = f"{FOLLOWUP_KEY}{math.ceil(time.time() + delay)}"
@@ -107,31 +131,34 @@ def schedule_followup(due_at: datetime | None) -> bool:
 def _publish(countdown: float) -> bool:
     global _broker_down_until
     try:
-        from .tasks import drain_outbox
-
+        task = current_app.tasks[DRAIN_TASK]
+        soft, hard = time_limits()
         # ``connection`` is one of apply_async's documented options (passed through).
-        options: dict[str, Any] = {"countdown": countdown, "retry": False}
-        queue = get_setting("TASK_QUEUE")
+        options: dict[str, Any] = {
+            "countdown": countdown,
+            "retry": False,
+            "soft_time_limit": soft,
+            "time_limit": hard,
+        }
+        queue = get_str("TASK_QUEUE")
         if queue:
-            options["queue"] = str(queue)
+            options["queue"] = queue
         # A connection of its own that tries the broker once: Celery's pooled one retries
         # for seconds when the broker is down, and this runs right after a commit, on the
         # request path. At most one publish per coalescing window makes the extra
         # connection cheap.
-        with drain_outbox.app.connection_for_write(
-            transport_options={"max_retries": 0}
-        ) as connection:
+        with task.app.connection_for_write(transport_options={"max_retries": 0}) as connection:
             options["connection"] = connection
-            drain_outbox.apply_async(**options)
+            task.apply_async(**options)
     except Exception as err:  # noqa: BLE001  (broker down: rows stay pending, sweep resends)
-        backoff = get_float("BROKER_BACKOFF_SECONDS", minimum=0)
+        backoff = get_float("BROKER_BACKOFF_SECONDS")
         _broker_down_until = time.monotonic() + backoff
         logger.warning(
             "django-cfpurge: could not send the drain task (%s: %s); the purge is kept and "
             "will be sent by the periodic sweep or `manage.py cfpurge drain`. Not trying the "
             "broker again from this process for %.0f s.",
             type(err).__name__,
-            err,
+            _USERINFO.sub("//***@", str(err)),
             backoff,
         )
         return False

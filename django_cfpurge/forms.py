@@ -1,18 +1,32 @@
-"""Admin forms: the zone form (secret inputs that never render a stored value) and manual purge."""
+"""Admin forms: the zone form (built for one backend; secret inputs that never render a
+stored value) and the manual purge form (every item checked before anything is written)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from . import credentials as cred
-from .exceptions import InvalidCredentials
-from .models import CloudflareZone
+from . import targets
+from .backends import backend_choices, get_backend_class
+from .backends.base import Backend
+from .enums import Kind
+from .exceptions import CfPurgeConfigurationError, InvalidCredentials, InvalidTarget
+from .fields import UnreadableSecret
+from .models import CREDENTIAL_COLUMNS, Zone
+from .zones import clean_hostnames
 
-KEEP_HELP = _("Stored. Leave blank to keep the current value; type a new one to replace it.")
+
+def mask(value: str) -> str:
+    """What may be shown of a stored secret: that it is set, and its last 4 characters."""
+    if isinstance(value, UnreadableSecret):
+        return gettext("stored, but cannot be read (the encryption keys changed): enter it again")
+    if not value:
+        return gettext("not set")
+    return gettext("set, ends in …%(end)s") % {"end": value[-4:]}
 
 
 class SecretInput(forms.PasswordInput):
@@ -23,129 +37,136 @@ class SecretInput(forms.PasswordInput):
         super().__init__(attrs={**base, **(attrs or {})}, render_value=False)
 
 
-class CloudflareZoneForm(forms.ModelForm):
-    """Zone form: trims what is pasted, recognises key kinds, keeps stored secrets."""
+class ZoneForm(forms.ModelForm):
+    """A zone of one backend: only that backend's values, trimmed and checked by it;
+    stored secrets kept when left blank.
 
-    api_token = forms.CharField(
-        label=_("API token"), required=False, strip=False, widget=SecretInput()
-    )
-    api_key = forms.CharField(
-        label=_("Global API Key"), required=False, strip=False, widget=SecretInput()
-    )
+    :param backend: the backend name (a new zone's choice; a zone keeps its own).
+    """
 
     class Meta:
-        model = CloudflareZone
-        fields = [
-            "name",
-            "zone_id",
-            "account_id",
-            "hostnames",
-            "auth_kind",
-            "api_token",
-            "email",
-            "api_key",
-            "plan",
-            "enabled",
-        ]
+        model = Zone
+        fields = ["name", "backend", "enabled", "hostnames", "plan", *CREDENTIAL_COLUMNS]
         widgets = {"hostnames": forms.Textarea(attrs={"rows": 3})}
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, backend: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name in ("api_token", "api_key"):
-            if name in self.fields and self.instance.pk and getattr(self.instance, name):
-                self.fields[name].help_text = KEEP_HELP
-        if "auth_kind" in self.fields:
-            self.fields["auth_kind"].widget = forms.RadioSelect(
-                choices=CloudflareZone.AuthKind.choices
-            )
-
-    def _clean_with(self, func: Any, value: Any) -> str:
+        name = self.instance.backend if self.instance.pk else (backend or "cloudflare")
+        self.backend_name = name
+        self.backend_cls: type[Backend] | None
         try:
-            return func(value)
-        except InvalidCredentials as err:
-            raise forms.ValidationError(str(err), code="invalid") from None
+            self.backend_cls = get_backend_class(name)
+        except CfPurgeConfigurationError:
+            self.backend_cls = None
+        if "backend" in self.fields:
+            self.fields["backend"] = forms.ChoiceField(
+                label=_("CDN"), choices=backend_choices(), initial=name, disabled=True
+            )
+            self.initial["backend"] = name
+        self._shape_credential_fields()
+
+    def _shape_credential_fields(self) -> None:
+        declared = (
+            {f.name: f for f in self.backend_cls.credential_fields} if self.backend_cls else {}
+        )
+        for column in CREDENTIAL_COLUMNS:
+            if column not in self.fields:
+                continue
+            if column == "auth_kind":
+                if self.backend_cls and self.backend_cls.auth_kinds:
+                    self.fields[column] = forms.ChoiceField(
+                        label=_("authentication"),
+                        choices=self.backend_cls.auth_kinds,
+                        widget=forms.RadioSelect,
+                        initial=self.backend_cls.auth_kinds[0][0],
+                    )
+                else:
+                    del self.fields[column]
+                continue
+            spec = declared.get(column)
+            if spec is None:
+                del self.fields[column]
+                continue
+            if spec.secret:
+                stored = getattr(self.instance, column) if self.instance.pk else ""
+                help_text = (
+                    gettext("%(stored)s. Leave blank to keep it; type a new value to replace it.")
+                    % {"stored": capfirst(mask(stored))}
+                    if stored or isinstance(stored, UnreadableSecret)
+                    else spec.help_text
+                )
+                self.fields[column] = forms.CharField(
+                    label=spec.label,
+                    required=False,
+                    strip=False,
+                    widget=SecretInput(),
+                    help_text=help_text,
+                )
+            else:
+                self.fields[column].label = spec.label
+                self.fields[column].required = False
+                if spec.help_text:
+                    self.fields[column].help_text = spec.help_text
 
     def clean_name(self) -> str:
         return (self.cleaned_data.get("name") or "").strip()
 
-    def clean_zone_id(self) -> str:
-        return self._clean_with(cred.clean_identifier, self.cleaned_data.get("zone_id"))
-
-    def clean_account_id(self) -> str:
-        value = (self.cleaned_data.get("account_id") or "").strip()
-        if not value:
-            return ""
-        return self._clean_with(
-            lambda v: cred.clean_identifier(v, field="account_id", label=cred.ACCOUNT_ID_LABEL),
-            value,
-        )
-
-    def clean_email(self) -> str:
-        return (self.cleaned_data.get("email") or "").strip()
+    def clean_hostnames(self) -> str:
+        try:
+            return "\n".join(clean_hostnames(self.cleaned_data.get("hostnames") or ""))
+        except InvalidCredentials as err:
+            raise forms.ValidationError(str(err), code="invalid") from None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or self.cleaned_data
-        if "api_token" not in self.fields:  # a zone set by the environment: nothing to check
-            return data
-        kind = data.get("auth_kind") or CloudflareZone.AuthKind.TOKEN
-        token_input = (data.get("api_token") or "").strip()
-        key_input = (data.get("api_key") or "").strip()
-        if kind == CloudflareZone.AuthKind.TOKEN:
-            if token_input:
-                self._set_clean("api_token", cred.clean_api_token, token_input)
-            elif self.instance.api_token:
-                data["api_token"] = self.instance.api_token
-            else:
-                self.add_error("api_token", gettext("Enter the API token."))
-            token = data.get("api_token") or ""
-            if token and cred.is_account_token(token) and not data.get("account_id"):
-                self.add_error(
-                    "account_id",
-                    gettext(
-                        "This is an account-owned API token (cfat_…): enter the Account ID too. "
-                        "It is on the zone's Overview page, section “API”."
-                    ),
-                )
-            data["api_key"] = ""
-            data["email"] = ""
-        else:
-            if data.get("email") is not None:
-                self._set_clean("email", cred.clean_email, data.get("email"))
-            if key_input:
-                self._set_clean("api_key", cred.clean_api_key, key_input)
-            elif self.instance.api_key:
-                data["api_key"] = self.instance.api_key
-            else:
-                self.add_error("api_key", gettext("Enter the Global API Key."))
-            data["api_token"] = ""
-        zone_id, account_id = data.get("zone_id"), data.get("account_id")
-        if zone_id and account_id and zone_id == account_id:
+        data["backend"] = self.backend_name
+        if self.backend_cls is None:
             self.add_error(
-                "zone_id",
-                gettext(
-                    "The Zone ID and the Account ID are the same: the Account ID was probably "
-                    "pasted here. The Zone ID is the first of the two IDs in section “API” of the "
-                    "zone's Overview page."
-                ),
+                None, gettext("Unknown CDN backend %(name)s.") % {"name": self.backend_name}
             )
+            return data
+        values = {column: self._value(column, data) for column in CREDENTIAL_COLUMNS}
+        try:
+            values = self.backend_cls.cleaned_values(values)
+        except InvalidCredentials as err:
+            self.add_error(err.field if err.field in self.fields else None, str(err))
+        for column in CREDENTIAL_COLUMNS:
+            data[column] = values.get(column, "")
         return data
 
-    def _set_clean(self, field: str, func: Any, value: Any) -> None:
-        try:
-            self.cleaned_data[field] = func(value)
-        except InvalidCredentials as err:
-            self.add_error(field, str(err))
+    def _value(self, column: str, data: dict[str, Any]) -> str:
+        """The value a column will hold: typed, or (a secret left blank) the stored one."""
+        if column not in self.fields:
+            return ""
+        typed = data.get(column) or ""
+        field = self.fields[column]
+        if isinstance(field.widget, SecretInput):
+            if typed.strip():
+                return typed.strip()
+            stored = getattr(self.instance, column) if self.instance.pk else ""
+            if isinstance(stored, UnreadableSecret):
+                self.add_error(
+                    column,
+                    gettext(
+                        "The stored value cannot be read (the encryption keys changed): enter "
+                        "it again."
+                    ),
+                )
+                return ""
+            return str(stored or "")
+        return str(typed).strip()
 
 
 class ManualPurgeForm(forms.Form):
-    """What to purge by hand in the admin."""
+    """What to purge by hand in the admin; every item is checked before anything is
+    written (http(s) URLs or paths, valid tags, bare host names, host/path prefixes)."""
 
     KIND_CHOICES = [
-        ("files", _("URLs")),
-        ("prefixes", _("Prefixes")),
-        ("hosts", _("Hostnames")),
-        ("tags", _("Cache tags")),
-        ("everything", _("Everything")),
+        (Kind.FILES.value, _("URLs")),
+        (Kind.PREFIXES.value, _("Prefixes")),
+        (Kind.HOSTS.value, _("Hostnames")),
+        (Kind.TAGS.value, _("Cache tags")),
+        (Kind.EVERYTHING.value, _("Everything")),
     ]
 
     kind = forms.ChoiceField(label=_("Purge"), choices=KIND_CHOICES, widget=forms.RadioSelect)
@@ -157,15 +178,26 @@ class ManualPurgeForm(forms.Form):
     )
     zone = forms.ModelChoiceField(
         label=_("Zone"),
-        queryset=CloudflareZone.objects.filter(enabled=True),
+        queryset=Zone.objects.filter(enabled=True),
         required=False,
         empty_label=_("Every zone (routed by hostname)"),
     )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or self.cleaned_data
-        items = [line.strip() for line in (data.get("items") or "").splitlines() if line.strip()]
-        if data.get("kind") != "everything" and not items:
-            self.add_error("items", gettext("Enter at least one item, one per line."))
-        data["item_list"] = items
+        lines = [line.strip() for line in (data.get("items") or "").splitlines() if line.strip()]
+        kind = data.get("kind")
+        if kind and kind != Kind.EVERYTHING:
+            if not lines:
+                self.add_error("items", gettext("Enter at least one item, one per line."))
+            else:
+                errors = []
+                for line in lines:
+                    try:
+                        targets.clean(kind, [line])
+                    except InvalidTarget as err:
+                        errors.append(str(err))
+                if errors:
+                    self.add_error("items", errors)
+        data["item_list"] = lines
         return data

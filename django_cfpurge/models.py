@@ -1,8 +1,8 @@
-"""Models: Cloudflare zones (credentials, hostnames, last test) and the purge outbox/log."""
+"""Models: CDN zones (backend, credentials, hostnames, health) and the purge outbox/log."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -12,26 +12,23 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .credentials import AUTH_GLOBAL_KEY, AUTH_TOKEN
+from .enums import ErrorKind, Event, Kind, Source, Status
+from .fields import SecretField
+from .outbox.queries import PurgeRequestQuerySet
 
-SECRET_FIELDS = ("api_token", "api_key")
+#: The values a zone stores for its backend (see ``Backend.credential_fields``).
+CREDENTIAL_COLUMNS = ("zone_id", "account_id", "auth_kind", "api_token", "email", "api_key")
+#: The columns that hold secrets (encrypted, never shown).
+SECRET_COLUMNS = ("api_token", "api_key")
 
 
-class CloudflareZone(models.Model):
-    """One Cloudflare zone this site purges, with its credentials and hostnames.
+class Zone(models.Model):
+    """One CDN zone this site purges: its backend, credentials and hostnames.
 
     A zone defined in settings (``CFPURGE["ZONE_ID"]`` or ``CFPURGE["ZONES"]``) is
-    mirrored here with :attr:`from_settings` set; its credentials are then read
-    from settings at use time and never stored in the database.
+    mirrored here with :attr:`from_settings` set; its credentials are then read from
+    settings at use time and never stored in the database.
     """
-
-    class AuthKind:
-        TOKEN: str = AUTH_TOKEN
-        GLOBAL_KEY: str = AUTH_GLOBAL_KEY
-        choices: ClassVar[list[tuple[str, Any]]] = [
-            (AUTH_TOKEN, _("API token (recommended)")),
-            (AUTH_GLOBAL_KEY, _("Account email + Global API Key (legacy)")),
-        ]
 
     name = models.CharField(
         _("name"),
@@ -39,130 +36,77 @@ class CloudflareZone(models.Model):
         unique=True,
         help_text=_("The zone's domain, e.g. “example.com”. Also a default public hostname."),
     )
-    zone_id = models.CharField(
-        _("Zone ID"),
-        max_length=32,
-        help_text=_("32 hexadecimal characters, from the zone's Overview page, section “API”."),
-    )
+    backend = models.CharField(_("CDN"), max_length=64, default="cloudflare")
+    zone_id = models.CharField(_("zone identifier"), max_length=64, blank=True)
     hostnames = models.TextField(
         _("hostnames"),
         blank=True,
         help_text=_(
             "Hostnames this zone serves, one per line, as in ALLOWED_HOSTS: “.example.com” "
-            "matches example.com and every subdomain. Empty: the zone's name and its subdomains."
+            "matches example.com and every subdomain. Empty: what the CDN reports, or the "
+            "zone's name and its subdomains."
         ),
     )
-    auth_kind = models.CharField(
-        _("authentication"), max_length=16, choices=AuthKind.choices, default=AuthKind.TOKEN
-    )
-    api_token = models.CharField(_("API token"), max_length=255, blank=True)
+    auth_kind = models.CharField(_("authentication"), max_length=16, blank=True, default="token")
+    api_token = SecretField(_("API token"), blank=True)
     email = models.EmailField(_("account email"), blank=True)
-    api_key = models.CharField(_("Global API Key"), max_length=255, blank=True)
-    account_id = models.CharField(
-        _("Account ID"),
-        max_length=32,
-        blank=True,
-        help_text=_("Needed for account-owned tokens (cfat_…). Not the Zone ID."),
-    )
+    api_key = SecretField(_("API key"), blank=True)
+    account_id = models.CharField(_("Account ID"), max_length=64, blank=True)
     plan = models.CharField(
         _("plan"),
         max_length=32,
         blank=True,
         help_text=_(
-            "Cloudflare plan (free, pro, business, enterprise); learnt by Test connection."
+            "The CDN plan (Cloudflare: free, pro, business, enterprise); learnt by Test connection."
         ),
     )
     enabled = models.BooleanField(_("enabled"), default=True)
     from_settings = models.BooleanField(_("set by the environment"), default=False, editable=False)
+    settings_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    credentials_changed_at = models.DateTimeField(
+        _("credentials changed"), null=True, blank=True, editable=False
+    )
 
     last_test_at = models.DateTimeField(_("last tested"), null=True, blank=True, editable=False)
     last_test_ok = models.BooleanField(_("last test passed"), null=True, editable=False)
     last_test_steps = models.JSONField(_("last test steps"), default=list, editable=False)
-    cf_zone_name = models.CharField(_("zone name at Cloudflare"), max_length=253, blank=True)
-    cf_zone_status = models.CharField(_("zone status"), max_length=32, blank=True)
+    remote_name = models.CharField(_("name at the CDN"), max_length=253, blank=True)
+    remote_status = models.CharField(_("status at the CDN"), max_length=32, blank=True)
+    remote_account_id = models.CharField(
+        _("account at the CDN"), max_length=64, blank=True, editable=False
+    )
+    remote_hostnames = models.JSONField(
+        _("hostnames at the CDN"), default=list, blank=True, editable=False
+    )
     token_status = models.CharField(_("token status"), max_length=32, blank=True)
     token_expires_on = models.DateTimeField(_("token expires"), null=True, blank=True)
+    max_items = models.PositiveIntegerField(
+        _("items per call that worked"), null=True, blank=True, editable=False
+    )
+    max_items_learnt_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
-        verbose_name = _("Cloudflare zone")
-        verbose_name_plural = _("Cloudflare zones")
+        verbose_name = _("CDN zone")
+        verbose_name_plural = _("CDN zones")
         ordering = ("name",)
-        permissions = [("purge_cache", _("Can purge the Cloudflare cache by hand"))]
+        permissions = [("purge_cache", _("Can purge the CDN cache by hand"))]
 
     def __str__(self) -> str:
         return self.name
 
     def __repr__(self) -> str:
-        return f"<CloudflareZone {self.name!r} zone_id={self.zone_id!r}>"
-
-    @property
-    def hostname_patterns(self) -> list[str]:
-        """The hostname patterns this zone serves (ALLOWED_HOSTS syntax), lower-cased."""
-        from .zones import hostname_patterns
-
-        return hostname_patterns(self)
-
-    def has_secret(self) -> bool:
-        """True when the credentials needed by :attr:`auth_kind` are present."""
-        from .zones import resolved_credentials_values
-
-        values = resolved_credentials_values(self)
-        if values["auth_kind"] == AUTH_TOKEN:
-            return bool(values["api_token"])
-        return bool(values["api_key"] and values["email"])
+        return f"<Zone {self.name!r} backend={self.backend!r} zone_id={self.zone_id!r}>"
 
 
 class PurgeRequest(models.Model):
     """One change to purge (the outbox) and, once handled, its record (the purge log)."""
 
-    class Status:
-        HELD: str = "held"
-        PENDING: str = "pending"
-        DONE: str = "done"
-        FAILED: str = "failed"
-        SKIPPED: str = "skipped"
-        IGNORED: str = "ignored"
-        DROPPED: str = "dropped"
-        choices: ClassVar[list[tuple[str, Any]]] = [
-            (HELD, _("held (suspended)")),
-            (PENDING, _("waiting")),
-            (DONE, _("purged")),
-            (FAILED, _("failed")),
-            (SKIPPED, _("skipped")),
-            (IGNORED, _("ignored")),
-            (DROPPED, _("dropped")),
-        ]
-
-    class Source:
-        MODEL: str = "model"
-        MANUAL: str = "manual"
-        API: str = "api"
-        choices: ClassVar[list[tuple[str, Any]]] = [
-            (MODEL, _("model change")),
-            (MANUAL, _("manual")),
-            (API, _("code")),
-        ]
-
-    class Event:
-        CREATED: str = "created"
-        REPLACED: str = "replaced"
-        OVERWRITTEN: str = "overwritten"
-        CHANGED: str = "changed"
-        DELETED: str = "deleted"
-        BULK: str = "bulk"
-        MANUAL: str = "manual"
-        choices: ClassVar[list[tuple[str, Any]]] = [
-            (CREATED, _("created")),
-            (REPLACED, _("file replaced")),
-            (OVERWRITTEN, _("file overwritten")),
-            (CHANGED, _("watched field changed")),
-            (DELETED, _("deleted")),
-            (BULK, _("bulk helper")),
-            (MANUAL, _("manual")),
-        ]
+    Status = Status
+    Source = Source
+    Event = Event
 
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
@@ -184,7 +128,7 @@ class PurgeRequest(models.Model):
     resolved = models.BooleanField(_("resolved"), default=False)
     skipped_targets = models.JSONField(_("skipped targets"), default=list, blank=True)
     zone = models.ForeignKey(
-        CloudflareZone,
+        Zone,
         verbose_name=_("zone"),
         null=True,
         blank=True,
@@ -211,13 +155,17 @@ class PurgeRequest(models.Model):
     next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
     claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
     claim_token = models.CharField(max_length=32, blank=True, editable=False)
-    error_kind = models.CharField(_("error kind"), max_length=32, blank=True)
+    error_kind = models.CharField(
+        _("error kind"), max_length=32, blank=True, choices=ErrorKind.choices
+    )
     last_error = models.TextField(_("last error"), blank=True)
-    result = models.JSONField(_("Cloudflare's answer"), default=dict, blank=True)
+    result = models.JSONField(_("the CDN's answer"), default=dict, blank=True)
 
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     done_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    objects = PurgeRequestQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("purge request")
@@ -231,7 +179,7 @@ class PurgeRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        if self.source == self.Source.MODEL:
+        if self.source == Source.MODEL:
             what = self.object_repr or f"{self.model_label} #{self.object_pk}"
             return f"{self.get_event_display()}: {what}"
         return gettext("%(source)s purge #%(id)s") % {
@@ -250,14 +198,51 @@ class PurgeRequest(models.Model):
         """Flat list of targets for display and search."""
         flat: list[str] = []
         for kind, items in (self.targets or {}).items():
-            if kind == "everything":
-                flat.append("everything")
+            if kind == Kind.EVERYTHING:
+                flat.append(str(Kind.EVERYTHING.label))
             else:
-                flat.extend(_target_text(item) for item in items)
+                flat.extend(target_text(item) for item in items)
         return flat
 
 
-def _target_text(item: Any) -> str:
+def target_text(item: Any) -> str:
+    """A target as text: a URL item's ``url``, anything else as it is."""
     if isinstance(item, dict):
         return str(item.get("url", ""))
     return str(item)
+
+
+class PurgeCall(models.Model):
+    """One API call a drain made to a CDN, whatever its answer (the purge log's detail)."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", _("accepted")
+        RATE_LIMITED = "rate_limited", _("rate limited")
+        RETRY = "retry", _("will be retried")
+        FAILED = "failed", _("failed")
+        SPLIT = "split", _("refused as too large, split")
+
+    zone = models.ForeignKey(
+        Zone, verbose_name=_("zone"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    backend = models.CharField(_("CDN"), max_length=64)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    items = models.PositiveIntegerField(_("items"))
+    sample = models.JSONField(_("first items"), default=list, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    status_code = models.PositiveIntegerField(_("HTTP status"), null=True, blank=True)
+    codes = models.JSONField(_("error codes"), default=list, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    retry_after = models.FloatField(_("Retry-After"), null=True, blank=True)
+    receipt = models.CharField(_("receipt"), max_length=255, blank=True)
+    started_at = models.DateTimeField(_("sent"), db_index=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    requests = models.ManyToManyField(PurgeRequest, related_name="calls", blank=True)
+
+    class Meta:
+        verbose_name = _("API call")
+        verbose_name_plural = _("API calls")
+        ordering = ("started_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} x{self.items}: {self.get_outcome_display()}"

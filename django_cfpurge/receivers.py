@@ -20,6 +20,7 @@ from django.db import models
 from django.db.models.fields.files import FieldFile
 from django.db.models.signals import post_delete, post_init, post_save, pre_save
 
+from .outbox.write import record_change
 from .registry import Registration, registry
 
 logger = logging.getLogger(__name__)
@@ -65,12 +66,6 @@ def disconnect_model(model: type[models.Model]) -> None:
         pre_save.disconnect(sender=sender, dispatch_uid=_uid("pre_save", sender))
         post_save.disconnect(sender=sender, dispatch_uid=_uid("post_save", sender))
         post_delete.disconnect(sender=sender, dispatch_uid=_uid("post_delete", sender))
-
-
-def connect_receivers() -> None:
-    """Connect the receivers of every registered model (called from ``ready()``)."""
-    for registration in registry:
-        connect_model(registration.model)
 
 
 def file_name(value: Any) -> str | None:
@@ -239,8 +234,6 @@ def _on_post_save(
     if described is None:
         return
     event, change = described
-    from .outbox import record_change
-
     record_change(registration, instance, event, change, using=using)
 
 
@@ -260,6 +253,4 @@ def _on_post_delete(
             files[name] = [value, None]
     values = {name: current.get(name, stored.get(name)) for name in registration.watch}
     change = {"files": files, "fields": {}, "values": values, "current": {}}
-    from .outbox import record_change
-
     record_change(registration, instance, "deleted", change, using=using)

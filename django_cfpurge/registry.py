@@ -20,12 +20,12 @@ from .conf import SETTING_NAME, get_setting
 from .exceptions import AlreadyRegistered, CfPurgeConfigurationError, NotRegistered
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .resolvers import Change
+    from .changes import Change
 
 logger = logging.getLogger(__name__)
 
 #: What ``urls=``, ``tags=`` and ``prefixes=`` accept: a list of strings, or a
-#: callable that receives the :class:`~django_cfpurge.resolvers.Change` and
+#: callable that receives the :class:`~django_cfpurge.changes.Change` and
 #: returns an iterable of strings (or a dotted path to such a callable, in settings).
 TargetSpec = Union[Iterable[str], Callable[["Change"], Iterable[str]], None]  # noqa: UP007  (runtime alias)
 
@@ -56,12 +56,6 @@ class Registration:
     def label(self) -> str:
         """The model's ``app_label.ModelName``."""
         return self.model._meta.label
-
-    @property
-    def tracked(self) -> frozenset[str]:
-        """Field names (and attnames) whose change matters, for ``update_fields``."""
-        names = set(self.fields) | set(self.watch)
-        return frozenset(names | {self.attnames.get(n, n) for n in names})
 
 
 _DOTTED_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
@@ -125,6 +119,22 @@ class Registry:
         #: Errors of ``CFPURGE["MODELS"]`` entries that could not be registered at
         #: startup, reported by the system check ``cfpurge.E007``.
         self.settings_errors: list[str] = []
+        #: ``CFPURGE["MODELS"]`` entries for models registered in code too (the code's
+        #: registration wins), reported by the system check ``cfpurge.W011``.
+        self.settings_duplicates: list[str] = []
+        self._observers: list[tuple[Callable[[Any], None], Callable[[Any], None]]] = []
+
+    def observe(
+        self,
+        connect: Callable[[type[models.Model]], None],
+        disconnect: Callable[[type[models.Model]], None],
+    ) -> None:
+        """Call ``connect(model)`` for every registered model, now and on each later
+        registration, and ``disconnect(model)`` on each unregistration (the receivers
+        use this; the registry itself knows no signals)."""
+        self._observers.append((connect, disconnect))
+        for model in list(self._registrations):
+            connect(model)
 
     def register(
         self,
@@ -193,9 +203,8 @@ class Registry:
             attnames=attnames,
         )
         self._registrations[model] = registration
-        from .receivers import connect_model
-
-        connect_model(model)
+        for connect, _disconnect in self._observers:
+            connect(model)
         return registration
 
     @staticmethod
@@ -228,9 +237,8 @@ class Registry:
                 % {"model": model._meta.label}
             )
         del self._registrations[model]
-        from .receivers import disconnect_model
-
-        disconnect_model(model)
+        for _connect, disconnect in self._observers:
+            disconnect(model)
 
     def get(self, model: type[models.Model]) -> Registration | None:
         """The registration of ``model`` (or of its concrete parent for proxies), or None."""
@@ -266,6 +274,7 @@ class Registry:
         :raises CfPurgeConfigurationError: a bad entry, unless ``collect_errors``.
         """
         self.settings_errors = []
+        self.settings_duplicates = []
         if not collect_errors:
             self._load_from_settings()
             return
@@ -315,8 +324,10 @@ class Registry:
                 % {"unknown": sorted(unknown), "known": ", ".join(sorted(allowed))}
             )
         model = _resolve_model(label)
-        if model not in self._registrations:
-            self.register(model, **options)
+        if model in self._registrations:
+            self.settings_duplicates.append(label)
+            return
+        self.register(model, **options)
 
     def reset(self) -> None:
         """Unregister every model (for tests)."""
@@ -328,19 +339,20 @@ class Registry:
         """Context manager for tests: changes inside are undone at exit."""
         saved = dict(self._registrations)
         saved_errors = list(self.settings_errors)
+        saved_duplicates = list(self.settings_duplicates)
         try:
             yield self
         finally:
             self.settings_errors = saved_errors
+            self.settings_duplicates = saved_duplicates
             for model in list(self._registrations):
                 if model not in saved:
                     self.unregister(model)
             for model, registration in saved.items():
                 if model not in self._registrations:
                     self._registrations[model] = registration
-                    from .receivers import connect_model
-
-                    connect_model(model)
+                    for connect, _disconnect in self._observers:
+                        connect(model)
                 else:
                     self._registrations[model] = registration
 

@@ -1,21 +1,81 @@
-"""What the outbox looks like now: counts and ages for the admin, the CLI and checks."""
+"""What the outbox looks like now: counts, ages and the workers' heartbeat, for the
+admin, the CLI and checks."""
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 
+from django.core.cache import caches
 from django.db.models import Count, Min, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from .conf import get_float, get_str
+from .enums import Status
 from .models import PurgeRequest
 
-Status = PurgeRequest.Status
+logger = logging.getLogger(__name__)
 
 #: A waiting purge older than this makes the zone list show a warning banner.
 STALE_AFTER = timedelta(minutes=10)
+#: Cache key of the workers' heartbeat: when a drain last ran.
+HEARTBEAT_KEY = "cfpurge:heartbeat"
+#: Due rows older than this many coalescing windows (and at least a minute) with no
+#: drain since mean no worker is running.
+STALLED_WINDOWS = 5
+
+
+def record_heartbeat() -> None:
+    """Note that a worker is draining now (called by the drain task)."""
+    try:
+        caches[get_str("RATE_LIMIT_CACHE") or "default"].set(
+            HEARTBEAT_KEY, time.time(), 7 * 24 * 3600
+        )
+    except Exception:
+        logger.debug("django-cfpurge: could not record the heartbeat", exc_info=True)
+
+
+def last_heartbeat() -> datetime | None:
+    """When a worker last drained, or None (never, or the cache forgot)."""
+    try:
+        value = caches[get_str("RATE_LIMIT_CACHE") or "default"].get(HEARTBEAT_KEY)
+    except Exception:  # noqa: BLE001  (no cache: unknown)
+        return None
+    if value is None:
+        return None
+    return datetime.fromtimestamp(float(value), tz=dt_timezone.utc)
+
+
+@dataclass
+class WorkerState:
+    """Whether due purges wait for a worker that is not running.
+
+    :ivar stalled: due rows have waited longer than :data:`STALLED_WINDOWS` coalescing
+        windows (and a minute) and no worker drained since they became due.
+    :ivar since: the last drain (None: never seen).
+    :ivar oldest_due: when the oldest due row became due.
+    """
+
+    stalled: bool
+    since: datetime | None
+    oldest_due: datetime | None
+
+
+def worker_state() -> WorkerState:
+    """Is a worker draining? See :class:`WorkerState`."""
+    now = timezone.now()
+    oldest_due = PurgeRequest.objects.claimable(now).aggregate(due=Min("next_attempt_at"))["due"]
+    since = last_heartbeat()
+    if oldest_due is None:
+        return WorkerState(False, since, None)
+    grace = timedelta(seconds=max(60.0, STALLED_WINDOWS * get_float("COALESCE_SECONDS")))
+    stalled = now - oldest_due > grace and (since is None or since < oldest_due)
+    return WorkerState(stalled, since, oldest_due)
 
 
 @dataclass
@@ -59,7 +119,7 @@ def outbox_status(zone: Any = None) -> OutboxStatus:
     """Current :class:`OutboxStatus`, for every zone or one."""
     qs = PurgeRequest.objects.all()
     if zone is not None:
-        qs = qs.filter(zone=zone)
+        qs = qs.of_zone(zone)
     since = timezone.now() - timedelta(hours=24)
     agg = qs.aggregate(
         pending=Count("id", filter=Q(status=Status.PENDING)),

@@ -1,13 +1,17 @@
-"""Zones: settings-defined zones, where credentials come from, and hostname routing.
+"""Zones: zones given in settings, where credentials come from, the backend of a zone,
+and hostname routing.
 
 Precedence, in order:
 
 1. A zone defined in settings (``CFPURGE["ZONE_ID"]`` + credentials, or an entry of
-   ``CFPURGE["ZONES"]``) is mirrored to a :class:`~django_cfpurge.models.CloudflareZone`
-   row flagged ``from_settings``. Its Zone ID, Account ID, hostnames, plan and
-   credentials come from settings, are read-only in the admin, and its secrets are
-   never written to the database.
-2. Any other zone uses the values saved in the admin.
+   ``CFPURGE["ZONES"]``) is mirrored to a :class:`~django_cfpurge.models.Zone` row
+   flagged ``from_settings``. Its backend, identifiers, hostnames, plan and credentials
+   come from settings, are read-only in the admin, and its secrets are never written
+   to the database.
+2. Any other zone uses the values saved in the admin (secrets encrypted).
+
+When a zone's settings change between two starts (a token fixed in the environment),
+its rows that waited for a fix are made due at once.
 """
 
 from __future__ import annotations
@@ -15,41 +19,56 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
+from .backends import get_backend_class
+from .backends.base import Backend
 from .conf import SETTING_NAME, get_setting
-from .credentials import AUTH_GLOBAL_KEY, AUTH_TOKEN, Credentials
-from .exceptions import CfPurgeConfigurationError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .models import CloudflareZone
+from .exceptions import CfPurgeConfigurationError, InvalidCredentials, UnreadableCredentials
+from .fields import UnreadableSecret
+from .models import CREDENTIAL_COLUMNS, SECRET_COLUMNS, Zone
+from .outbox.outcomes import requeue_for_fix
 
 logger = logging.getLogger(__name__)
 
-_ZONE_KEYS = ("NAME", "ZONE_ID", "API_TOKEN", "EMAIL", "API_KEY", "ACCOUNT_ID", "HOSTNAMES", "PLAN")
+#: The keys of a zone in settings.
+ZONE_KEYS = (
+    "NAME",
+    "BACKEND",
+    "ZONE_ID",
+    "API_TOKEN",
+    "EMAIL",
+    "API_KEY",
+    "ACCOUNT_ID",
+    "HOSTNAMES",
+    "PLAN",
+)
 _sync_lock = threading.Lock()
 _last_sync_fingerprint: str | None = None
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
 def settings_zones() -> list[dict[str, Any]]:
-    """Zones given in settings, as dicts with the keys of ``_ZONE_KEYS``.
+    """Zones given in settings, as dicts with the keys of :data:`ZONE_KEYS`.
 
-    The top-level ``ZONE_ID``/``API_TOKEN``/… keys make one zone named
-    ``ZONE_NAME``; each dict of ``ZONES`` makes another.
+    The top-level ``ZONE_ID``/``API_TOKEN``/… keys make one zone named ``ZONE_NAME``;
+    each dict of ``ZONES`` makes another.
 
-    :raises CfPurgeConfigurationError: a ``ZONES`` entry is not a dict, lacks
-        ``NAME`` or ``ZONE_ID``, or has an unknown key.
+    :raises CfPurgeConfigurationError: a ``ZONES`` entry is not a dict, lacks ``NAME``
+        or ``ZONE_ID``, or has an unknown key.
     """
     zones: list[dict[str, Any]] = []
     if str(get_setting("ZONE_ID") or "").strip():
         zones.append(
             {
                 "NAME": get_setting("ZONE_NAME") or "default",
-                **{key: get_setting(key) for key in _ZONE_KEYS if key != "NAME"},
+                **{key: get_setting(key) for key in ZONE_KEYS if key != "NAME"},
             }
         )
     extra = get_setting("ZONES") or []
@@ -64,7 +83,7 @@ def settings_zones() -> list[dict[str, Any]]:
                 # Translators: %(where)s is a setting's path such as CFPURGE['ZONES'][0].
                 gettext("%(where)s must be a dict.") % {"where": where}
             )
-        unknown = set(entry) - set(_ZONE_KEYS)
+        unknown = set(entry) - set(ZONE_KEYS)
         if unknown:
             raise CfPurgeConfigurationError(
                 ngettext(
@@ -73,17 +92,40 @@ def settings_zones() -> list[dict[str, Any]]:
                     "%(where)s has unknown keys %(unknown)s; known keys: %(known)s.",
                     len(unknown),
                 )
-                % {"where": where, "unknown": sorted(unknown), "known": ", ".join(_ZONE_KEYS)}
+                % {"where": where, "unknown": sorted(unknown), "known": ", ".join(ZONE_KEYS)}
             )
         if not entry.get("NAME") or not entry.get("ZONE_ID"):
             raise CfPurgeConfigurationError(
                 gettext("%(where)s needs both NAME and ZONE_ID.") % {"where": where}
             )
-        zones.append({key: entry.get(key, "") for key in _ZONE_KEYS})
+        zones.append({key: entry.get(key, "") for key in ZONE_KEYS})
     return zones
 
 
-def _hostnames_text(value: Any) -> str:
+def settings_values(entry: dict[str, Any]) -> dict[str, str]:
+    """The credential values of a settings zone, as the backend takes them."""
+    values = {
+        "zone_id": str(entry.get("ZONE_ID") or ""),
+        "account_id": str(entry.get("ACCOUNT_ID") or ""),
+        "api_token": str(entry.get("API_TOKEN") or ""),
+        "email": str(entry.get("EMAIL") or ""),
+        "api_key": str(entry.get("API_KEY") or ""),
+    }
+    values["auth_kind"] = settings_auth_kind(entry)
+    return values
+
+
+def settings_auth_kind(entry: dict[str, Any]) -> str:
+    """The auth kind of a settings zone: a Global API Key only when a key and an email
+    are given without a token (Cloudflare), so a zone with no secret yet asks for an
+    API token, the recommended kind."""
+    token = str(entry.get("API_TOKEN") or "").strip()
+    legacy = str(entry.get("API_KEY") or "").strip() and str(entry.get("EMAIL") or "").strip()
+    return "global_key" if legacy and not token else "token"
+
+
+def hostnames_text(value: Any) -> str:
+    """Hostnames given as a list or a comma/space separated string → one per line."""
     if not value:
         return ""
     if isinstance(value, str):
@@ -91,59 +133,96 @@ def _hostnames_text(value: Any) -> str:
     return "\n".join(str(v).strip() for v in value if str(v).strip())
 
 
-def _fingerprint(zones: list[dict[str, Any]]) -> str:
-    # Held in memory only; hashing keeps secrets out of any comparison output.
-    return hashlib.sha256(json.dumps(zones, sort_keys=True, default=str).encode()).hexdigest()
+def clean_hostnames(text: str) -> list[str]:
+    """Validated hostname patterns (lower case): ``www.example.com``, or ``.example.com``
+    for a domain and all its subdomains, or an IP address.
+
+    :raises InvalidCredentials: a pattern with a scheme, a path, a port, a wildcard or
+        an invalid label (field ``hostnames``).
+    """
+    patterns = []
+    for raw in text.replace(",", "\n").split():
+        pattern = raw.strip().lower().rstrip(".")
+        host = pattern[1:] if pattern.startswith(".") else pattern
+        labels = host.split(".")
+        if not host or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+            raise InvalidCredentials(
+                gettext(
+                    "“%(value)s” is not a host name. Give host names such as "
+                    "www.example.com, or .example.com for a domain and all its subdomains "
+                    "(no scheme, path, port or “*”)."
+                )
+                % {"value": raw},
+                field="hostnames",
+            )
+        if pattern not in patterns:
+            patterns.append(pattern)
+    return patterns
 
 
-def settings_auth_kind(entry: dict[str, Any]) -> str:
-    """The auth kind of a settings zone: a Global API Key only when a key or email is
-    given without a token, so a zone with no secret yet asks for an API token, the
-    recommended kind."""
-    token = str(entry.get("API_TOKEN") or "").strip()
-    legacy = str(entry.get("API_KEY") or "").strip() or str(entry.get("EMAIL") or "").strip()
-    return AUTH_GLOBAL_KEY if legacy and not token else AUTH_TOKEN
+def _fingerprint(data: Any) -> str:
+    # Held in memory and on the row; hashing keeps secrets out of both.
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def sync_settings_zones(*, force: bool = False) -> None:
     """Mirror settings-defined zones into the database (once per process per change).
 
-    Secrets are not copied: they are read from settings each time they are needed.
-    Rows that settings no longer define lose their ``from_settings`` flag and are
-    disabled (their secrets were never stored); enable them in the admin after entering
-    credentials there.
+    Secrets are not copied: they are read from settings each time they are needed. A
+    zone whose settings changed since they were last mirrored (a token fixed in the
+    environment) gets its rows that waited for a fix requeued. Rows that settings no
+    longer define lose their ``from_settings`` flag and are disabled.
     """
     global _last_sync_fingerprint
     zones = settings_zones()
     fingerprint = _fingerprint(zones)
     if not force and fingerprint == _last_sync_fingerprint:
         return
-    from .models import CloudflareZone
-
     with _sync_lock:
         names = []
         for entry in zones:
             name = str(entry["NAME"]).strip()
             names.append(name)
-            defaults = {
-                "zone_id": str(entry["ZONE_ID"]).strip().lower(),
-                "account_id": str(entry.get("ACCOUNT_ID") or "").strip().lower(),
-                "hostnames": _hostnames_text(entry.get("HOSTNAMES")),
-                "auth_kind": settings_auth_kind(entry),
-                "api_token": "",
-                "api_key": "",
-                "email": str(entry.get("EMAIL") or "").strip(),
-                "from_settings": True,
-            }
-            if entry.get("PLAN"):
-                defaults["plan"] = str(entry["PLAN"]).strip().lower()
-            CloudflareZone.objects.update_or_create(name=name, defaults=defaults)
-        # A zone that settings no longer define (ZONE_NAME renamed, entry removed) kept
-        # its secrets in settings only: it has none left, so it stops taking purges.
-        CloudflareZone.objects.filter(from_settings=True).exclude(name__in=names).update(
+            _mirror(name, entry)
+        # A zone that settings no longer define kept its secrets in settings only: it has
+        # none left, so it stops taking purges.
+        Zone.objects.filter(from_settings=True).exclude(name__in=names).update(
             from_settings=False, enabled=False
         )
         _last_sync_fingerprint = fingerprint
+
+
+def _mirror(name: str, entry: dict[str, Any]) -> None:
+    values = settings_values(entry)
+    zone_fingerprint = _fingerprint(entry)
+    defaults: dict[str, Any] = {
+        "backend": str(entry.get("BACKEND") or "cloudflare"),
+        "zone_id": values["zone_id"].strip().lower(),
+        "account_id": values["account_id"].strip().lower(),
+        "hostnames": hostnames_text(entry.get("HOSTNAMES")),
+        "auth_kind": values["auth_kind"],
+        "api_token": "",
+        "api_key": "",
+        "email": values["email"].strip(),
+        "from_settings": True,
+        "settings_fingerprint": zone_fingerprint,
+    }
+    if entry.get("PLAN"):
+        defaults["plan"] = str(entry["PLAN"]).strip().lower()
+    existing = Zone.objects.filter(name=name).first()
+    changed = existing is not None and existing.settings_fingerprint != zone_fingerprint
+    if changed:
+        defaults["credentials_changed_at"] = timezone.now()
+    zone, created = Zone.objects.update_or_create(name=name, defaults=defaults)
+    if changed or created:
+        requeued = requeue_for_fix(zone)
+        if requeued:
+            logger.info(
+                "django-cfpurge: zone %s changed in settings; %d purge request(s) that waited "
+                "for a fix are due again.",
+                name,
+                requeued,
+            )
 
 
 def reset_sync_cache() -> None:
@@ -152,7 +231,7 @@ def reset_sync_cache() -> None:
     _last_sync_fingerprint = None
 
 
-def settings_entry_for(zone: CloudflareZone) -> dict[str, Any] | None:
+def settings_entry_for(zone: Zone) -> dict[str, Any] | None:
     """The settings dict behind ``zone``, or None for a zone edited in the admin."""
     if not zone.from_settings:
         return None
@@ -162,62 +241,71 @@ def settings_entry_for(zone: CloudflareZone) -> dict[str, Any] | None:
     return None
 
 
-def resolved_credentials_values(zone: CloudflareZone) -> dict[str, str]:
-    """Raw credential values for ``zone`` after precedence (settings first). Unvalidated."""
+def zone_values(zone: Zone) -> dict[str, str]:
+    """Raw credential values for ``zone`` after precedence (settings first); the Account
+    ID learnt from the CDN stands in for one not entered. Unvalidated."""
     entry = settings_entry_for(zone)
     if entry is not None:
-        token = str(entry.get("API_TOKEN") or "")
-        return {
-            "zone_id": str(entry.get("ZONE_ID") or ""),
-            "auth_kind": settings_auth_kind(entry),
-            "api_token": token,
-            "email": str(entry.get("EMAIL") or ""),
-            "api_key": str(entry.get("API_KEY") or ""),
-            "account_id": str(entry.get("ACCOUNT_ID") or ""),
-        }
-    return {
-        "zone_id": zone.zone_id,
-        "auth_kind": zone.auth_kind,
-        "api_token": zone.api_token if zone.auth_kind == AUTH_TOKEN else "",
-        "email": zone.email if zone.auth_kind == AUTH_GLOBAL_KEY else "",
-        "api_key": zone.api_key if zone.auth_kind == AUTH_GLOBAL_KEY else "",
-        "account_id": zone.account_id,
-    }
+        values = settings_values(entry)
+    else:
+        values = {name: getattr(zone, name) for name in CREDENTIAL_COLUMNS}
+    if not values.get("account_id") and zone.remote_account_id:
+        values["account_id"] = zone.remote_account_id
+    return values
 
 
-def credentials_for(zone: CloudflareZone) -> Credentials:
-    """Validated :class:`Credentials` for ``zone``.
+def backend_class(zone: Zone) -> type[Backend]:
+    """The backend class of ``zone`` (see :func:`~django_cfpurge.backends.get_backend_class`)."""
+    return get_backend_class(zone.backend)
 
-    :raises InvalidCredentials: a value is missing or malformed (message says which).
+
+def has_secret(zone: Zone) -> bool:
+    """True when ``zone`` holds what its backend needs to authenticate (maybe wrong)."""
+    try:
+        return backend_class(zone).has_secret(zone_values(zone))
+    except CfPurgeConfigurationError:
+        return False
+
+
+def backend_for(zone: Zone, **options: Any) -> Backend:
+    """A backend bound to ``zone``'s validated credentials (close it after use).
+
+    :raises UnreadableCredentials: a stored secret can no longer be decrypted.
+    :raises InvalidCredentials: a value is missing or malformed (the message says which).
+    :raises CfPurgeConfigurationError: the zone names an unknown backend.
+    :raises ~django_cfpurge.exceptions.InsecureAPIURL: the API URL setting is unsafe.
     """
-    values = resolved_credentials_values(zone)
-    return Credentials.from_values(
-        zone_id=values["zone_id"],
-        api_token=values["api_token"],
-        email=values["email"],
-        api_key=values["api_key"],
-        account_id=values["account_id"],
-        auth_kind=values["auth_kind"],  # type: ignore[arg-type]
-    )
+    values = zone_values(zone)
+    for column in SECRET_COLUMNS:
+        if isinstance(getattr(zone, column), UnreadableSecret):
+            raise UnreadableCredentials(
+                gettext(
+                    "The stored credentials cannot be read (the encryption keys changed): "
+                    "enter them again."
+                ),
+                field=column,
+            )
+    cls = backend_class(zone)
+    credentials = cls.clean_credentials(values)
+    return cls(credentials, plan=zone.plan, max_items=zone.max_items, **options)
 
 
-def _looks_like_domain(name: str) -> bool:
-    return "." in name and " " not in name and "/" not in name
-
-
-def hostname_patterns(zone: CloudflareZone) -> list[str]:
+def hostname_patterns(zone: Zone) -> list[str]:
     """The hostname patterns ``zone`` serves, lower-cased (ALLOWED_HOSTS syntax).
 
-    Explicit hostnames win; otherwise the zone's own domain (its name, or the name
-    learnt from Cloudflare by Test connection) and all its subdomains.
+    Explicit hostnames win; then the hostnames the CDN reported; otherwise the zone's
+    own domain (its name, or the name learnt from the CDN) and all its subdomains.
     """
     explicit = [h.strip().lower() for h in zone.hostnames.replace(",", "\n").split() if h.strip()]
     if explicit:
         return explicit
+    if zone.remote_hostnames:
+        return [str(h).lower() for h in zone.remote_hostnames]
     patterns = []
-    for domain in (zone.cf_zone_name, zone.name):
+    for domain in (zone.remote_name, zone.name):
         domain = (domain or "").strip().lower().rstrip(".")
-        if domain and _looks_like_domain(domain) and f".{domain}" not in patterns:
+        is_domain = "." in domain and " " not in domain and "/" not in domain
+        if is_domain and f".{domain}" not in patterns:
             patterns.append(f".{domain}")
     return patterns
 
@@ -225,8 +313,6 @@ def hostname_patterns(zone: CloudflareZone) -> list[str]:
 def host_matches(host: str, pattern: str) -> bool:
     """ALLOWED_HOSTS matching: ``.example.com`` matches the domain and its subdomains."""
     host = host.lower().rstrip(".")
-    if pattern == "*":
-        return True
     if pattern.startswith("."):
         return host == pattern[1:] or host.endswith(pattern)
     return host == pattern
@@ -235,25 +321,27 @@ def host_matches(host: str, pattern: str) -> bool:
 class ZoneRouter:
     """Routes a hostname to the zone that serves it; the most specific pattern wins."""
 
-    def __init__(self, zones: Iterable[CloudflareZone]) -> None:
+    def __init__(self, zones: Iterable[Zone]) -> None:
         self.zones = list(zones)
-        # Exact names before wildcards, longer (more specific) patterns first.
+        # Exact names before domains, longer (more specific) patterns first.
         self._patterns = sorted(
-            ((pattern, zone) for zone in self.zones for pattern in zone.hostname_patterns),
-            key=lambda pz: (pz[0] == "*", pz[0].startswith("."), -len(pz[0])),
+            ((pattern, zone) for zone in self.zones for pattern in hostname_patterns(zone)),
+            key=lambda pz: (pz[0].startswith("."), -len(pz[0])),
         )
 
-    def route(self, host: str) -> CloudflareZone | None:
+    def route(self, host: str) -> Zone | None:
         """The zone serving ``host``, or None."""
         for pattern, zone in self._patterns:
             if host_matches(host, pattern):
                 return zone
         return None
 
+    def claims(self, zone: Zone) -> list[str]:
+        """The patterns ``zone`` serves."""
+        return [pattern for pattern, owner in self._patterns if owner == zone]
 
-def active_zones() -> list[CloudflareZone]:
+
+def active_zones() -> list[Zone]:
     """Enabled zones (settings-defined ones synced first)."""
-    from .models import CloudflareZone
-
     sync_settings_zones()
-    return list(CloudflareZone.objects.filter(enabled=True))
+    return list(Zone.objects.filter(enabled=True))

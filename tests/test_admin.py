@@ -7,12 +7,13 @@ from django.contrib.auth.models import Permission, User
 from django.test import override_settings
 from django.urls import reverse
 
-from django_cfpurge.models import CloudflareZone, PurgeRequest
+from django_cfpurge.models import Zone, PurgeRequest
 from django_cfpurge.testing import make_zone
+from django_cfpurge.zones import hostname_patterns
 from tests.cfapi import ACCOUNT_ID, API_TOKEN, GLOBAL_API_KEY, ZONE_ID
 
 pytestmark = pytest.mark.django_db
-ADD_URL = "/admin/django_cfpurge/cloudflarezone/add/"
+ADD_URL = "/admin/django_cfpurge/zone/add/"
 
 
 def zone_form(**overrides):
@@ -37,7 +38,7 @@ def test_add_zone_trims_pasted_values(admin_client):
         ADD_URL, zone_form(api_token=API_TOKEN + "\n", zone_id=f" {ZONE_ID.upper()}\n")
     )
     assert response.status_code == 302, response.content.decode()[:2000]
-    zone = CloudflareZone.objects.get()
+    zone = Zone.objects.get()
     assert zone.api_token == API_TOKEN
     assert zone.zone_id == ZONE_ID
 
@@ -47,7 +48,7 @@ def test_add_zone_trims_pasted_values(admin_client):
     [
         ({"api_token": GLOBAL_API_KEY}, "This is a Global API Key, not an API token"),
         ({"zone_id": "example.com"}, "looks like a domain name"),
-        ({"zone_id": ACCOUNT_ID, "account_id": ACCOUNT_ID}, "the Account ID was probably pasted"),
+        ({"zone_id": ACCOUNT_ID, "account_id": ACCOUNT_ID}, "Account ID was probably pasted"),
         (
             {
                 "auth_kind": "global_key",
@@ -66,17 +67,17 @@ def test_add_zone_mistakes_are_named(admin_client, overrides, message):
     assert response.status_code == 200
     html = response.content.decode()
     assert message in html.replace("&#x27;", "'")
-    assert CloudflareZone.objects.count() == 0
+    assert Zone.objects.count() == 0
     for secret in (API_TOKEN, GLOBAL_API_KEY):
         assert secret not in html
 
 
 def test_change_form_never_renders_stored_secret_and_blank_keeps_it(admin_client):
     zone = make_zone("example.com", zone_id=ZONE_ID, api_token=API_TOKEN)
-    url = reverse("admin:django_cfpurge_cloudflarezone_change", args=[zone.pk])
+    url = reverse("admin:django_cfpurge_zone_change", args=[zone.pk])
     html = admin_client.get(url).content.decode()
     assert API_TOKEN not in html
-    assert "Leave blank to keep the current value" in html
+    assert f"Set, ends in …{API_TOKEN[-4:]}. Leave blank to keep it" in html
     assert 'name="api_token"' in html
     response = admin_client.post(url, zone_form(api_token=""))
     assert response.status_code == 302
@@ -99,7 +100,7 @@ def test_changelist_and_log_never_show_secrets(admin_client):
         api_key=GLOBAL_API_KEY,
     )
     for url in (
-        "/admin/django_cfpurge/cloudflarezone/",
+        "/admin/django_cfpurge/zone/",
         "/admin/django_cfpurge/purgerequest/",
         "/admin/",
     ):
@@ -120,12 +121,12 @@ def test_zone_from_environment_is_read_only(admin_client):
     from django_cfpurge.zones import reset_sync_cache
 
     reset_sync_cache()
-    html = admin_client.get("/admin/django_cfpurge/cloudflarezone/").content.decode()
+    html = admin_client.get("/admin/django_cfpurge/zone/").content.decode()
     assert "production" in html and "set by the environment" in html
-    zone = CloudflareZone.objects.get(name="production")
+    zone = Zone.objects.get(name="production")
     assert zone.from_settings and zone.api_token == ""  # never copied to the database
-    assert zone.hostname_patterns == ["www.example.com", ".cdn.example.com"]
-    url = reverse("admin:django_cfpurge_cloudflarezone_change", args=[zone.pk])
+    assert hostname_patterns(zone) == ["www.example.com", ".cdn.example.com"]
+    url = reverse("admin:django_cfpurge_zone_change", args=[zone.pk])
     html = admin_client.get(url).content.decode()
     assert "set by the environment" in html
     assert 'name="zone_id"' not in html and 'name="api_token"' not in html
@@ -141,7 +142,7 @@ def test_test_connection_button(admin_client, cf_api):
     cf_api.add_verify_ok()
     cf_api.add_zone_ok()
     cf_api.add_purge_error(status=403, code=10000, message="Authentication error")
-    url = reverse("admin:django_cfpurge_cloudflarezone_test", args=[zone.pk])
+    url = reverse("admin:django_cfpurge_zone_test", args=[zone.pk])
     response = admin_client.post(url, follow=True)
     html = response.content.decode()
     assert "needs Zone → Cache Purge → Purge on this zone" in html
@@ -153,7 +154,7 @@ def test_test_connection_button(admin_client, cf_api):
 
 def test_test_connection_get_does_nothing(admin_client, cf_api):
     zone = make_zone("example.com")
-    url = reverse("admin:django_cfpurge_cloudflarezone_test", args=[zone.pk])
+    url = reverse("admin:django_cfpurge_zone_test", args=[zone.pk])
     assert admin_client.get(url).status_code == 302
     assert cf_api.calls == []
 
@@ -164,7 +165,7 @@ def test_test_connection_action(admin_client, cf_api):
     cf_api.add_zone_ok(plan="business")
     cf_api.add_purge_ok()
     response = admin_client.post(
-        "/admin/django_cfpurge/cloudflarezone/",
+        "/admin/django_cfpurge/zone/",
         {"action": "test_connection_action", "_selected_action": [zone.pk]},
         follow=True,
     )
@@ -177,7 +178,7 @@ def test_banner_when_purges_fail(admin_client):
     PurgeRequest.objects.create(
         source="api", event="manual", status="failed", zone=zone, last_error="x"
     )
-    html = admin_client.get("/admin/django_cfpurge/cloudflarezone/").content.decode()
+    html = admin_client.get("/admin/django_cfpurge/zone/").content.decode()
     assert 'id="cfpurge-health-banner"' in html
     assert "1 failed, 0 waiting" in html
 
@@ -264,7 +265,10 @@ def test_manual_purge_of_urls(admin_client):
     row = PurgeRequest.objects.get()
     assert row.source == "manual"
     assert row.requested_by.username == "admin"
-    assert row.targets == {"files": ["/a.jpg", "https://www.example.com/b.jpg"]}
+    # Checked and made absolute before anything was written.
+    assert row.targets == {
+        "files": ["https://www.example.com/a.jpg", "https://www.example.com/b.jpg"]
+    }
 
 
 def test_purge_everything_needs_confirmation_and_cools_down(admin_client):

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from django_cfpurge import api
 from django_cfpurge.drain import drain
-from django_cfpurge.models import CloudflareZone, PurgeRequest
+from django_cfpurge.models import Zone, PurgeRequest
 from django_cfpurge.testing import make_zone
 from django_cfpurge.testing.fake_cloudflare import (
     DEFAULT_TOKEN,
@@ -37,20 +37,20 @@ pytestmark = [
     pytest.mark.usefixtures("drain_dispatches"),
 ]
 
-ZONES_URL = "/admin/django_cfpurge/cloudflarezone/"
+ZONES_URL = "/admin/django_cfpurge/zone/"
 LOG_URL = "/admin/django_cfpurge/purgerequest/"
 FILE_URL = "https://www.example.com/media/photos/a.jpg"
 
 
-def fake_zone() -> CloudflareZone:
+def fake_zone() -> Zone:
     """The zone the fake Cloudflare knows, with a token that may purge it."""
     return make_zone(
         DEFAULT_ZONE_NAME, zone_id=DEFAULT_ZONE_ID, api_token=DEFAULT_TOKEN, plan="free"
     )
 
 
-def change_url(zone: CloudflareZone) -> str:
-    return reverse("admin:django_cfpurge_cloudflarezone_change", args=[zone.pk])
+def change_url(zone: Zone) -> str:
+    return reverse("admin:django_cfpurge_zone_change", args=[zone.pk])
 
 
 def log_row_status(page: AdminPage, row: PurgeRequest) -> str:
@@ -87,7 +87,7 @@ def test_add_zone_with_pasted_token_then_test_connection(admin_page, fake_cf):
     admin_page.click_and_wait(admin_page.css('input[name="_save"]'), "#result_list")
     admin_page.shot("saved")
     assert any("was added successfully" in m for m in admin_page.messages("success"))
-    zone = CloudflareZone.objects.get()
+    zone = Zone.objects.get()
     assert zone.api_token == DEFAULT_TOKEN  # trimmed
     assert zone.zone_id == DEFAULT_ZONE_ID
     assert "never tested" in admin_page.css("#result_list td.field-test_status").text
@@ -115,7 +115,7 @@ def test_add_zone_with_pasted_token_then_test_connection(admin_page, fake_cf):
     assert "A test purge of https://example.com/__cfpurge_probe was accepted." in steps[3].text
     zone.refresh_from_db()
     assert zone.last_test_ok is True
-    assert zone.cf_zone_name == DEFAULT_ZONE_NAME
+    assert zone.remote_name == DEFAULT_ZONE_NAME
     assert [r["route"] for r in fake_cf.requests()] == ["verify_user", "zone", "purge"]
     assert fake_cf.purged_urls() == ["https://example.com/__cfpurge_probe"]
 

@@ -225,7 +225,7 @@ def test_saves_through_a_proxy_model_are_captured(photos):
 
 
 def test_replacing_one_file_while_hiding_the_object_reaches_every_file():
-    from django_cfpurge.resolvers import change_from_row
+    from django_cfpurge.resolvers import change_for
 
     with registry.override():
         registry.register(Poster, watch=["is_public"])
@@ -239,7 +239,7 @@ def test_replacing_one_file_while_hiding_the_object_reaches_every_file():
         poster.is_public = False
         poster.save()
         row = rows()[-1]
-        change = change_from_row(row, registry.get(Poster))
+        change = change_for(row, registry.get(Poster))
     assert row.event == "replaced"
     # The unchanged preview is hidden too: it must leave the cache with the original.
     assert change.file_names == [old_original, poster.original.name, poster.preview.name]
@@ -271,7 +271,7 @@ def _stored(row_id):
 
 def test_plain_insert_stores_what_bulk_create_stores():
     """The receivers' cheaper INSERT writes the same values as ``bulk_create``."""
-    from django_cfpurge import outbox
+    from django_cfpurge.outbox import write
 
     change = {"files": {"image": [None, "a é.jpg"]}, "fields": {}, "values": {"n": 1.5}}
 
@@ -281,7 +281,7 @@ def test_plain_insert_stores_what_bulk_create_stores():
             object_repr="Ünïcode", change=change,
         )  # fmt: skip
 
-    outbox.write_rows([row()], fetch_ids=False)
+    write.write_rows([row()], fetch_ids=False)
     PurgeRequest.objects.bulk_create([row()])
     plain, orm = PurgeRequest.objects.order_by("id")
     assert _stored(plain.pk) == _stored(orm.pk)
@@ -290,14 +290,14 @@ def test_plain_insert_stores_what_bulk_create_stores():
 
 
 def test_plain_insert_writes_several_rows_in_one_statement(django_assert_num_queries):
-    from django_cfpurge import outbox
+    from django_cfpurge.outbox import write
 
     batch = [
         PurgeRequest(source="model", event="deleted", model_label="x.Y", object_pk=str(i))
         for i in range(3)
     ]
     with django_assert_num_queries(1):
-        outbox.write_rows(batch, fetch_ids=False)
+        write.write_rows(batch, fetch_ids=False)
     assert sorted(PurgeRequest.objects.values_list("object_pk", flat=True)) == ["0", "1", "2"]
     assert all(r.pk is None for r in batch)
 

@@ -46,16 +46,19 @@ def test_not_a_dict():
 def test_relative_media_url_items_and_https():
     with registry.override():
         registry.register(Photo)
-        found = cf_checks.check_settings()
-    assert ids(found) == ["cfpurge.E002", "cfpurge.E003", "cfpurge.E004"]
-    e002 = next(m for m in found if m.id == "cfpurge.E002")
-    assert "MEDIA_URL ('/media/') is relative" in e002.msg
-    assert "BASE_URLS" in e002.hint
+        found = [*cf_checks.check_settings(), *cf_checks.check_urls()]
+    assert ids(found) == ["cfpurge.E003", "cfpurge.W008", "cfpurge.W010"]
+    w008 = next(m for m in found if m.id == "cfpurge.W008")
+    assert w008.level == checks.WARNING
+    assert "MEDIA_URL ('/media/') is relative" in w008.msg
+    assert "BASE_URLS" in w008.hint
+    w010 = next(m for m in found if m.id == "cfpurge.W010")
+    assert w010.level == checks.WARNING and "must use https" in w010.msg
 
 
 @override_settings(CFPURGE={"API_URL": "http://127.0.0.1:8787/client/v4", "BASE_URLS": ["x"]})
 def test_loopback_http_is_allowed_and_bad_origin_reported():
-    assert ids(cf_checks.check_settings()) == ["cfpurge.E006"]
+    assert ids(cf_checks.check_urls()) == ["cfpurge.W014"]
 
 
 @override_settings(CFPURGE={"ENABLED": False})
@@ -63,18 +66,79 @@ def test_disabled_warns():
     assert ids(cf_checks.check_settings()) == ["cfpurge.W005"]
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "check_id"),
+    [
+        ("COALESCE_SECONDS", "abc", "cfpurge.E010"),
+        ("ENABLED", "perhaps", "cfpurge.E010"),
+        ("MAX_ATTEMPTS", 2.5, "cfpurge.E010"),
+        ("TIMEOUT", -1, "cfpurge.E010"),
+        ("RATE_LIMIT_SAFETY", 3, "cfpurge.E010"),
+        ("RATE_LIMIT_CACHE", "nope", "cfpurge.E011"),
+        ("TASK_QUEUE", 5, "cfpurge.E012"),
+        ("BACKENDS", {"cdn": "no.such.Backend"}, "cfpurge.E013"),
+    ],
+)
+def test_wrong_typed_settings_are_errors(name, value, check_id):
+    with override_settings(CFPURGE={"BASE_URLS": ["https://www.example.com"], name: value}):
+        found = cf_checks.check_settings()
+    assert ids(found) == [check_id]
+    assert found[0].level == checks.ERROR
+    assert name in found[0].msg
+
+
 @override_settings(CFPURGE={"ZONE_ID": "example.com", "API_TOKEN": API_TOKEN})
-def test_bad_settings_zone():
-    (error,) = cf_checks.check_settings_zones()
-    assert error.id == "cfpurge.E005"
-    assert "looks like a domain name" in error.msg
-    assert API_TOKEN not in error.msg + error.hint
+@pytest.mark.django_db
+def test_bad_settings_zone_is_a_warning():
+    found = [m for m in cf_checks.check_zones() if m.id == "cfpurge.W012"]
+    (warning,) = found
+    assert warning.level == checks.WARNING
+    assert "looks like a domain name" in warning.msg
+    assert API_TOKEN not in warning.msg + warning.hint
 
 
 @override_settings(CFPURGE={"ZONE_ID": ZONE_ID, "API_TOKEN": GLOBAL_API_KEY})
+@pytest.mark.django_db
 def test_global_key_in_settings_token():
-    (error,) = cf_checks.check_settings_zones()
-    assert "This is a Global API Key, not an API token" in error.msg
+    (warning,) = [m for m in cf_checks.check_zones() if m.id == "cfpurge.W012"]
+    assert "This is a Global API Key, not an API token" in warning.msg
+    assert GLOBAL_API_KEY not in warning.msg + warning.hint
+
+
+@pytest.mark.parametrize(
+    "cfpurge",
+    [
+        None,  # no CFPURGE at all, MEDIA_URL relative, a model registered
+        {"ZONE_ID": ZONE_ID},  # a half-set environment: no token yet
+        {"ZONE_ID": ZONE_ID, "API_TOKEN": GLOBAL_API_KEY},
+        {"ZONE_ID": ZONE_ID, "API_TOKEN": "cfat_" + "A" * 48},
+        {"ZONE_ID": "example.com", "API_TOKEN": API_TOKEN, "BASE_URLS": ["nope"]},
+        {"ZONE_ID": ZONE_ID, "API_TOKEN": API_TOKEN, "API_URL": "http://api.example/v4"},
+        {"ZONES": [{"NAME": "a"}]},
+    ],
+)
+@pytest.mark.django_db
+def test_deploys_never_fail_for_purge_settings(cfpurge, settings):
+    """``migrate``, ``runserver`` and every command run the checks: only programming
+    mistakes may stop them."""
+    from django.core.management import call_command
+
+    from django_cfpurge.zones import reset_sync_cache
+
+    if cfpurge is None:
+        del settings.CFPURGE
+    else:
+        settings.CFPURGE = cfpurge
+    reset_sync_cache()
+    with registry.override():
+        registry.register(Photo)
+        found = run_all()
+        errors = [m for m in found if m.level >= checks.ERROR]
+        assert errors == []
+        assert found  # each case is reported, as a warning
+        call_command("check", fail_level="ERROR")
+        call_command("migrate", verbosity=0)
+    reset_sync_cache()
 
 
 @override_settings(CELERY_BROKER_URL=None)
@@ -131,7 +195,7 @@ def test_clean_configuration_has_no_messages():
 def test_bad_models_entries_are_reported_and_the_good_ones_registered():
     with registry.override():
         registry.load_from_settings(collect_errors=True)
-        found = cf_checks.check_settings()
+        found = cf_checks.check_models()
         registered = [r.label for r in registry]
     assert ids(found) == ["cfpurge.E007", "cfpurge.E007"]
     assert "CFPURGE['MODELS']['testapp.Nope']: Cannot register 'testapp.Nope'" in found[0].msg
@@ -159,3 +223,35 @@ def test_short_lease_warns():
     assert warning.id == "cfpurge.W007"
     assert warning.level == checks.WARNING
     assert "purge them twice" in warning.msg
+
+
+@override_settings(CFPURGE={"MODELS": {"testapp.Photo": {"fields": ["image"]}}})
+def test_a_model_registered_in_code_and_in_models_is_reported():
+    with registry.override():
+        registry.register(Photo, fields=["image"])
+        registry.load_from_settings(collect_errors=True)
+        (warning,) = cf_checks.check_models()
+    assert warning.id == "cfpurge.W011"
+    assert "testapp.Photo is registered in code and in CFPURGE['MODELS']" in warning.msg
+
+
+@pytest.mark.django_db
+def test_sqlite_without_immediate_transactions_warns(settings):
+    from django.db import connection
+
+    found = cf_checks.check_sqlite(databases=["default"])
+    assert ids(found) == ["cfpurge.W015"]
+    connection.settings_dict.setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
+    try:
+        assert cf_checks.check_sqlite(databases=["default"]) == []
+    finally:
+        del connection.settings_dict["OPTIONS"]["transaction_mode"]
+
+
+@pytest.mark.django_db
+def test_two_zones_on_one_zone_id_or_hostname_warn():
+    make_zone("a.example", zone_id=ZONE_ID, hostnames="img.example.com")
+    make_zone("b.example", zone_id=ZONE_ID, hostnames="img.example.com")
+    found = [m for m in cf_checks.check_zones() if m.id == "cfpurge.W016"]
+    assert len(found) == 2
+    assert "same zone id" in found[0].msg and "img.example.com" in found[1].msg

@@ -35,15 +35,15 @@ from django_cfpurge.cloudflare import (
 from django_cfpurge.credentials import Credentials
 from django_cfpurge.exceptions import (
     CfPurgeConfigurationError,
-    CloudflareAPIError,
-    CloudflareAuthError,
-    CloudflareInvalidResponse,
-    CloudflareMessage,
-    CloudflareNetworkError,
-    CloudflareRateLimited,
-    CloudflareRequestRejected,
-    CloudflareServerError,
-    CloudflareZoneNotFound,
+    BackendError,
+    AuthenticationFailed,
+    InvalidResponse,
+    ApiMessage,
+    NetworkError,
+    RateLimited,
+    RequestRejected,
+    ServerError,
+    ZoneNotFound,
     InvalidCredentials,
 )
 from tests.cfapi import (
@@ -531,7 +531,7 @@ def test_tags_hosts_and_prefixes_stay_at_100_per_call(cf_api: CloudflareAPIMock,
 def test_a_failing_chunk_stops_the_purge(cf_api: CloudflareAPIMock, client) -> None:
     cf_api.add_purge_ok()
     cf_api.add_purge_error(status=500, code=1012, message="Request failed")
-    with pytest.raises(CloudflareServerError):
+    with pytest.raises(ServerError):
         client.purge(files=urls(90))
     assert len(cf_api.calls) == 2
 
@@ -541,40 +541,40 @@ def test_a_failing_chunk_stops_the_purge(cf_api: CloudflareAPIMock, client) -> N
 # (HTTP status, code, message, error_chain, expected class, words in the message)
 FACTS_ERRORS = [
     (400, 6003, "Invalid request headers", [(6111, "Invalid format for Authorization header")],
-     CloudflareAuthError, "could not read the API token"),
+     AuthenticationFailed, "could not read the API token"),
     (400, 6003, "Invalid request headers", [(6103, "Invalid format for X-Auth-Key header")],
-     CloudflareAuthError, "Global API Key"),
+     AuthenticationFailed, "Global API Key"),
     (400, 6003, "Invalid request headers", [(6102, "Invalid format for X-Auth-Email header")],
-     CloudflareAuthError, "could not read"),
+     AuthenticationFailed, "could not read"),
     (400, 9106, "Missing X-Auth-Key, X-Auth-Email or Authorization headers", None,
-     CloudflareAuthError, "no credentials"),
+     AuthenticationFailed, "no credentials"),
     (403, 9106, "Missing X-Auth-Key, X-Auth-Email or Authorization headers", None,
-     CloudflareAuthError, "no credentials"),
+     AuthenticationFailed, "no credentials"),
     (403, 9103, "Unknown X-Auth-Key or X-Auth-Email", None,
-     CloudflareAuthError, "email and Global API Key"),
-    (401, 1000, "Invalid API Token", None, CloudflareAuthError, "unknown, revoked"),
-    (400, 1000, "Invalid API Token", None, CloudflareAuthError, "unknown, revoked"),
-    (403, 1000, "Invalid API Token", None, CloudflareAuthError, "unknown, revoked"),
+     AuthenticationFailed, "email and Global API Key"),
+    (401, 1000, "Invalid API Token", None, AuthenticationFailed, "unknown, revoked"),
+    (400, 1000, "Invalid API Token", None, AuthenticationFailed, "unknown, revoked"),
+    (403, 1000, "Invalid API Token", None, AuthenticationFailed, "unknown, revoked"),
     (403, 10000, "Authentication error", None,
-     CloudflareAuthError, "it needs the permission Zone → Cache Purge → Purge on this zone"),
+     AuthenticationFailed, "it needs the permission Zone → Cache Purge → Purge on this zone"),
     (403, 9109, "Unauthorized to access requested resource", None,
-     CloudflareAuthError, "Zone → Cache Purge → Purge"),
+     AuthenticationFailed, "Zone → Cache Purge → Purge"),
     (400, 7003, "Could not route to /zones/example.com/purge_cache, perhaps your object "
      "identifier is invalid?", [(7000, "No route for that URI")],
-     CloudflareZoneNotFound, "did you paste the Account ID or the zone name"),
-    (404, 7003, "No route for the URI", None, CloudflareZoneNotFound, "instead of the Zone ID"),
-    (404, 7000, "No route for that URI", None, CloudflareZoneNotFound, "Zone ID"),
-    (404, 1003, "Invalid format for zone id", None, CloudflareZoneNotFound, "Zone ID"),
-    (400, 1003, "Invalid format for zone id", None, CloudflareZoneNotFound, "Zone ID"),
-    (400, 1012, "Request failed", None, CloudflareRequestRejected, "rejected the purge request"),
+     ZoneNotFound, "did you paste the Account ID or the zone name"),
+    (404, 7003, "No route for the URI", None, ZoneNotFound, "instead of the Zone ID"),
+    (404, 7000, "No route for that URI", None, ZoneNotFound, "Zone ID"),
+    (404, 1003, "Invalid format for zone id", None, ZoneNotFound, "Zone ID"),
+    (400, 1003, "Invalid format for zone id", None, ZoneNotFound, "Zone ID"),
+    (400, 1012, "Request failed", None, RequestRejected, "rejected the purge request"),
     (429, 1134, "Unable to purge, rate limit reached. Please wait and consider throttling "
-     "your request speed", None, CloudflareRateLimited, "rate-limiting purge requests"),
+     "your request speed", None, RateLimited, "rate-limiting purge requests"),
     (429, 971, "Please wait and consider throttling your request speed", None,
-     CloudflareRateLimited, "rate-limiting"),
-    (400, 1134, "Unable to purge, rate limit reached.", None, CloudflareRateLimited, "rate"),
-    (500, 1012, "Request failed", None, CloudflareServerError, "temporary server error"),
-    (502, 1012, "Request failed", None, CloudflareServerError, "temporary"),
-    (503, 1012, "Request failed", None, CloudflareServerError, "temporary"),
+     RateLimited, "rate-limiting"),
+    (400, 1134, "Unable to purge, rate limit reached.", None, RateLimited, "rate"),
+    (500, 1012, "Request failed", None, ServerError, "temporary server error"),
+    (502, 1012, "Request failed", None, ServerError, "temporary"),
+    (503, 1012, "Request failed", None, ServerError, "temporary"),
 ]  # fmt: skip
 
 
@@ -587,7 +587,7 @@ def test_purge_errors_are_mapped_by_status_and_code(
     cf_api: CloudflareAPIMock, client, status, code, message, chain, cls, words
 ) -> None:
     cf_api.add_purge_error(status=status, code=code, message=message, error_chain=chain)
-    with pytest.raises(CloudflareAPIError) as info:
+    with pytest.raises(BackendError) as info:
         client.purge(files=urls(2))
     err = info.value
     assert type(err) is cls
@@ -596,10 +596,10 @@ def test_purge_errors_are_mapped_by_status_and_code(
     assert f"{message} [code {code}]" in str(err)
     expected_codes = {code} | {c for c, _ in chain or ()}
     assert err.codes == expected_codes
-    assert err.errors[0] == CloudflareMessage(code, message)
+    assert err.errors[0] == ApiMessage(code, message)
     for chained, chained_message in chain or ():
         assert f"{chained_message} [code {chained}]" in str(err)
-    assert err.transient == (cls in (CloudflareRateLimited, CloudflareServerError))
+    assert err.transient == (cls in (RateLimited, ServerError))
     assert err.response_body["success"] is False
     assert str(err).endswith((".", "?"))
     assert_no_secret(str(err), repr(err))
@@ -609,7 +609,7 @@ def test_the_documented_message_for_a_token_without_cache_purge(
     cf_api: CloudflareAPIMock, client
 ) -> None:
     cf_api.add_purge_error(status=403, code=10000, message="Authentication error")
-    with pytest.raises(CloudflareAuthError) as info:
+    with pytest.raises(AuthenticationFailed) as info:
         client.purge_request("files", urls(1))
     assert str(info.value) == (
         "Cloudflare rejected the API token for this request: it needs the permission "
@@ -633,7 +633,7 @@ def test_several_errors_are_all_kept(cf_api: CloudflareAPIMock, client) -> None:
             "result": None,
         },
     )
-    with pytest.raises(CloudflareZoneNotFound) as info:
+    with pytest.raises(ZoneNotFound) as info:
         client.purge(tags=["a"])
     assert info.value.codes == {7003, 7000}
     assert "No route for that URI [code 7000]" in str(info.value)
@@ -642,13 +642,13 @@ def test_several_errors_are_all_kept(cf_api: CloudflareAPIMock, client) -> None:
 @pytest.mark.parametrize(
     ("status", "cls"),
     [
-        (401, CloudflareAuthError),
-        (403, CloudflareAuthError),
-        (404, CloudflareZoneNotFound),
-        (400, CloudflareRequestRejected),
-        (409, CloudflareRequestRejected),
-        (500, CloudflareServerError),
-        (504, CloudflareServerError),
+        (401, AuthenticationFailed),
+        (403, AuthenticationFailed),
+        (404, ZoneNotFound),
+        (400, RequestRejected),
+        (409, RequestRejected),
+        (500, ServerError),
+        (504, ServerError),
     ],
 )
 def test_status_alone_decides_without_codes(cf_api: CloudflareAPIMock, client, status, cls) -> None:
@@ -667,7 +667,7 @@ def test_status_alone_decides_without_codes(cf_api: CloudflareAPIMock, client, s
 def test_codes_not_messages_decide(cf_api: CloudflareAPIMock, client) -> None:
     # The wording of a rate-limit message on a code Cloudflare uses for a bad zone id.
     cf_api.add_purge_error(status=400, code=7003, message="Rate limit reached, please wait")
-    with pytest.raises(CloudflareZoneNotFound):
+    with pytest.raises(ZoneNotFound):
         client.purge(tags=["a"])
 
 
@@ -691,7 +691,7 @@ def test_lenient_error_entries(cf_api: CloudflareAPIMock, client) -> None:
             "extra": {"anything": 1},
         },
     )
-    with pytest.raises(CloudflareAuthError) as info:
+    with pytest.raises(AuthenticationFailed) as info:
         client.purge(tags=["a"])
     assert info.value.codes == {10000}
 
@@ -701,7 +701,7 @@ def test_lenient_error_entries(cf_api: CloudflareAPIMock, client) -> None:
 
 def test_429_with_retry_after_seconds(cf_api: CloudflareAPIMock, client) -> None:
     cf_api.add_rate_limited(retry_after=42, code=1134)
-    with pytest.raises(CloudflareRateLimited) as info:
+    with pytest.raises(RateLimited) as info:
         client.purge(files=urls(1))
     assert info.value.retry_after == 42.0
     assert info.value.transient
@@ -712,14 +712,14 @@ def test_429_with_retry_after_seconds(cf_api: CloudflareAPIMock, client) -> None
 def test_429_with_retry_after_as_an_http_date(cf_api: CloudflareAPIMock, client) -> None:
     when = datetime.now(timezone.utc) + timedelta(seconds=120)
     cf_api.add_rate_limited(retry_after=email.utils.format_datetime(when, usegmt=True), code=971)
-    with pytest.raises(CloudflareRateLimited) as info:
+    with pytest.raises(RateLimited) as info:
         client.purge(files=urls(1))
     assert 115 <= info.value.retry_after <= 121
 
 
 def test_429_with_a_date_in_the_past_means_now(cf_api: CloudflareAPIMock, client) -> None:
     cf_api.add_rate_limited(retry_after="Wed, 21 Oct 2015 07:28:00 GMT")
-    with pytest.raises(CloudflareRateLimited) as info:
+    with pytest.raises(RateLimited) as info:
         client.purge(files=urls(1))
     assert info.value.retry_after == 0
 
@@ -728,14 +728,14 @@ def test_429_without_retry_after_uses_the_ratelimit_header(
     cf_api: CloudflareAPIMock, client
 ) -> None:
     cf_api.add_rate_limited(retry_after=None, reset=17)
-    with pytest.raises(CloudflareRateLimited) as info:
+    with pytest.raises(RateLimited) as info:
         client.purge(files=urls(1))
     assert info.value.retry_after == 17.0
 
 
 def test_429_without_any_header(cf_api: CloudflareAPIMock, client) -> None:
     cf_api.add_purge_error(status=429, code=971, message="Please wait")
-    with pytest.raises(CloudflareRateLimited) as info:
+    with pytest.raises(RateLimited) as info:
         client.purge(files=urls(1))
     assert info.value.retry_after is None
     assert "try again later" in str(info.value)
@@ -743,14 +743,14 @@ def test_429_without_any_header(cf_api: CloudflareAPIMock, client) -> None:
 
 def test_retry_after_on_a_server_error_is_kept(cf_api: CloudflareAPIMock, client) -> None:
     cf_api.add_purge_error(status=503, code=1012, message="Busy", headers={"Retry-After": "5"})
-    with pytest.raises(CloudflareServerError) as info:
+    with pytest.raises(ServerError) as info:
         client.purge(files=urls(1))
     assert info.value.retry_after == 5.0
 
 
 def test_rate_limit_on_zone_lookup(cf_api: CloudflareAPIMock, client) -> None:
     cf_api.add_zone_error(status=429, code=971, message="Please wait", headers={"Retry-After": "3"})
-    with pytest.raises(CloudflareRateLimited, match="API requests") as info:
+    with pytest.raises(RateLimited, match="API requests") as info:
         client.get_zone()
     assert info.value.retry_after == 3.0
 
@@ -780,7 +780,7 @@ def test_server_error_with_quota_left_does_not_wait_for_the_window(
     cf_api.add_purge_error(
         status=503, code=1012, message="Busy", headers={"Ratelimit": '"default";r=1100;t=280'}
     )
-    with pytest.raises(CloudflareServerError) as info:
+    with pytest.raises(ServerError) as info:
         client.purge(files=urls(1))
     assert info.value.retry_after is None
 
@@ -806,7 +806,7 @@ def test_server_error_with_quota_left_does_not_wait_for_the_window(
 )  # fmt: skip
 def test_network_errors(cf_api: CloudflareAPIMock, client, exc, words) -> None:
     cf_api.add_purge_exception(exc=exc)
-    with pytest.raises(CloudflareNetworkError) as info:
+    with pytest.raises(NetworkError) as info:
         client.purge(files=urls(1))
     err = info.value
     assert words in str(err)
@@ -820,7 +820,7 @@ def test_network_errors(cf_api: CloudflareAPIMock, client, exc, words) -> None:
 def test_the_configured_timeouts_appear_in_the_message(cf_api: CloudflareAPIMock) -> None:
     cf_api.add_purge_exception(exc=requests.ConnectTimeout())
     client = CloudflareClient(token_credentials(), connect_timeout=1.5, timeout=12)
-    with pytest.raises(CloudflareNetworkError, match=r"timed out after 1\.5 s"):
+    with pytest.raises(NetworkError, match=r"timed out after 1\.5 s"):
         client.purge(files=urls(1))
 
 
@@ -869,7 +869,7 @@ class TinyServer:
 def test_real_connection_refused() -> None:
     api_url = f"http://127.0.0.1:{_closed_port()}/client/v4"
     client = CloudflareClient(token_credentials(), api_url=api_url)
-    with pytest.raises(CloudflareNetworkError) as info:
+    with pytest.raises(NetworkError) as info:
         client.purge(files=urls(1))
     assert "connection refused" in str(info.value)
     assert "127.0.0.1" in str(info.value)
@@ -879,7 +879,7 @@ def test_real_connection_reset() -> None:
     server = TinyServer("reset")
     try:
         client = CloudflareClient(token_credentials(), api_url=server.api_url)
-        with pytest.raises(CloudflareNetworkError, match="was reset"):
+        with pytest.raises(NetworkError, match="was reset"):
             client.purge(files=urls(1))
     finally:
         server.close()
@@ -890,7 +890,7 @@ def test_real_read_timeout() -> None:
     try:
         client = CloudflareClient(token_credentials(), api_url=server.api_url, timeout=0.2)
         started = time.monotonic()
-        with pytest.raises(CloudflareNetworkError, match=r"timed out after 0\.2 s"):
+        with pytest.raises(NetworkError, match=r"timed out after 0\.2 s"):
             client.get_zone()
         assert time.monotonic() - started < 5
     finally:
@@ -909,19 +909,19 @@ HTML_PAGE = (
 @pytest.mark.parametrize(
     ("status", "body", "content_type", "cls", "words"),
     [
-        (200, b"OK", "text/plain", CloudflareInvalidResponse, "not JSON (text/plain)"),
-        (200, HTML_PAGE, "text/html", CloudflareInvalidResponse, "an HTML page"),
-        (200, b"", "application/json", CloudflareInvalidResponse, "an empty body"),
-        (200, b'{"success": tru', "application/json", CloudflareInvalidResponse, "not JSON"),
-        (200, b'{"ok": true}', "application/json", CloudflareInvalidResponse,
+        (200, b"OK", "text/plain", InvalidResponse, "not JSON (text/plain)"),
+        (200, HTML_PAGE, "text/html", InvalidResponse, "an HTML page"),
+        (200, b"", "application/json", InvalidResponse, "an empty body"),
+        (200, b'{"success": tru', "application/json", InvalidResponse, "not JSON"),
+        (200, b'{"ok": true}', "application/json", InvalidResponse,
          "JSON that is not Cloudflare's API reply"),
-        (200, b"[1, 2]", "application/json", CloudflareInvalidResponse, "not Cloudflare's"),
-        (200, b'"success"', "application/json", CloudflareInvalidResponse, "not Cloudflare's"),
-        (403, HTML_PAGE, "text/html", CloudflareInvalidResponse, "a proxy or firewall"),
-        (404, HTML_PAGE, "text/html", CloudflareInvalidResponse, "API_URL"),
-        (502, HTML_PAGE, "text/html", CloudflareServerError, "HTTP 502 with an HTML page"),
-        (503, b"", "text/plain", CloudflareServerError, "HTTP 503 with an empty body"),
-        (429, HTML_PAGE, "text/html", CloudflareRateLimited, "HTTP 429"),
+        (200, b"[1, 2]", "application/json", InvalidResponse, "not Cloudflare's"),
+        (200, b'"success"', "application/json", InvalidResponse, "not Cloudflare's"),
+        (403, HTML_PAGE, "text/html", InvalidResponse, "a proxy or firewall"),
+        (404, HTML_PAGE, "text/html", InvalidResponse, "API_URL"),
+        (502, HTML_PAGE, "text/html", ServerError, "HTTP 502 with an HTML page"),
+        (503, b"", "text/plain", ServerError, "HTTP 503 with an empty body"),
+        (429, HTML_PAGE, "text/html", RateLimited, "HTTP 429"),
     ],
 )  # fmt: skip
 def test_answers_that_are_not_cloudflare_json(
@@ -945,13 +945,13 @@ def test_200_with_success_false_and_no_code(cf_api: CloudflareAPIMock, client) -
     cf_api.add(
         "POST", PURGE_PATH, json={"success": False, "errors": [], "messages": [], "result": None}
     )
-    with pytest.raises(CloudflareInvalidResponse, match="without confirming success"):
+    with pytest.raises(InvalidResponse, match="without confirming success"):
         client.purge(files=urls(1))
 
 
 def test_200_with_success_false_and_a_code(cf_api: CloudflareAPIMock, client) -> None:
     cf_api.add("POST", PURGE_PATH, json=failure_body(10000, "Authentication error"))
-    with pytest.raises(CloudflareAuthError) as info:
+    with pytest.raises(AuthenticationFailed) as info:
         client.purge(files=urls(1))
     assert info.value.status_code == 200
 
@@ -965,7 +965,7 @@ def test_a_redirect_is_not_followed(cf_api: CloudflareAPIMock, client) -> None:
         body=b"",
         headers={"Location": "https://elsewhere.example/client/v4/x?token=abc"},
     )
-    with pytest.raises(CloudflareInvalidResponse) as info:
+    with pytest.raises(InvalidResponse) as info:
         client.purge(files=urls(1))
     assert len(cf_api.calls) == 1
     assert "redirect (HTTP 301) to https://elsewhere.example/client/v4/x;" in str(info.value)
@@ -977,7 +977,7 @@ def test_verify_without_status_is_invalid(cf_api: CloudflareAPIMock, client) -> 
     cf_api.add(
         "GET", USER_VERIFY, json={"success": True, "errors": [], "messages": [], "result": {}}
     )
-    with pytest.raises(CloudflareInvalidResponse, match="without the token's status"):
+    with pytest.raises(InvalidResponse, match="without the token's status"):
         client.verify_token()
 
 
@@ -986,7 +986,7 @@ def test_zone_without_name_is_invalid(cf_api: CloudflareAPIMock, client) -> None
     cf_api.add(
         "GET", ZONE_PATH, json={"success": True, "errors": [], "messages": [], "result": None}
     )
-    with pytest.raises(CloudflareInvalidResponse, match="without the zone's name"):
+    with pytest.raises(InvalidResponse, match="without the zone's name"):
         client.get_zone()
 
 
@@ -1005,7 +1005,7 @@ def test_verify_at_the_user_endpoint(cf_api: CloudflareAPIMock, client) -> None:
         not_before=datetime(2018, 7, 1, 5, 20, tzinfo=timezone.utc),
         expires_on=datetime(2020, 1, 1, tzinfo=timezone.utc),
         endpoint="user",
-        messages=(CloudflareMessage(10000, "This API Token is valid and active"),),
+        messages=(ApiMessage(10000, "This API Token is valid and active"),),
     )
     assert info.is_active
     assert info.expires_on.tzinfo is not None
@@ -1062,7 +1062,7 @@ def test_account_token_is_verified_at_the_account_endpoint(cf_api: CloudflareAPI
 def test_account_token_refused_does_not_fall_back(cf_api: CloudflareAPIMock) -> None:
     cf_api.add_verify_error(account_id=ACCOUNT_ID)
     cf_api.add_verify_ok()
-    with pytest.raises(CloudflareAuthError, match=r"Invalid API Token \[code 1000\]"):
+    with pytest.raises(AuthenticationFailed, match=r"Invalid API Token \[code 1000\]"):
         CloudflareClient(account_credentials()).verify_token()
     assert cf_api.paths() == [f"GET {ACCOUNT_VERIFY}"]
 
@@ -1088,7 +1088,7 @@ def test_fallback_to_the_other_endpoint_on_1000(cf_api: CloudflareAPIMock) -> No
 def test_fallback_fails_on_both_endpoints(cf_api: CloudflareAPIMock) -> None:
     cf_api.add_verify_error(account_id=ACCOUNT_ID)
     cf_api.add_verify_error()
-    with pytest.raises(CloudflareAuthError) as info:
+    with pytest.raises(AuthenticationFailed) as info:
         CloudflareClient(token_credentials(account_id=ACCOUNT_ID)).verify_token()
     assert info.value.codes == {1000}
     assert len(cf_api.calls) == 2
@@ -1099,7 +1099,7 @@ def test_no_fallback_on_other_codes(cf_api: CloudflareAPIMock) -> None:
         status=403, code=10000, message="Authentication error", account_id=ACCOUNT_ID
     )
     cf_api.add_verify_ok()
-    with pytest.raises(CloudflareAuthError, match="check that the Account ID"):
+    with pytest.raises(AuthenticationFailed, match="check that the Account ID"):
         CloudflareClient(token_credentials(account_id=ACCOUNT_ID)).verify_token()
     assert len(cf_api.calls) == 1
 
@@ -1108,7 +1108,7 @@ def test_user_endpoint_1000_without_account_id_hints_at_it(
     cf_api: CloudflareAPIMock, client
 ) -> None:
     cf_api.add_verify_error()
-    with pytest.raises(CloudflareAuthError) as info:
+    with pytest.raises(AuthenticationFailed) as info:
         client.verify_token()
     assert "enter the Account ID" in str(info.value)
     assert info.value.status_code == 401
@@ -1122,7 +1122,7 @@ def test_verify_with_a_malformed_token(cf_api: CloudflareAPIMock, client) -> Non
         message="Invalid request headers",
         error_chain=[(6111, "Invalid format for Authorization header")],
     )
-    with pytest.raises(CloudflareAuthError, match="without spaces, quotes") as info:
+    with pytest.raises(AuthenticationFailed, match="without spaces, quotes") as info:
         client.verify_token()
     assert info.value.codes == {6003, 6111}
 
@@ -1131,7 +1131,7 @@ def test_verify_with_an_unknown_account(cf_api: CloudflareAPIMock) -> None:
     cf_api.add_verify_error(
         status=404, code=7003, message="No route for the URI", account_id=ACCOUNT_ID
     )
-    with pytest.raises(CloudflareZoneNotFound, match="check the Account ID"):
+    with pytest.raises(ZoneNotFound, match="check the Account ID"):
         CloudflareClient(account_credentials()).verify_token()
 
 
@@ -1196,7 +1196,7 @@ def test_get_zone_with_global_key(cf_api: CloudflareAPIMock, key_client) -> None
 
 def test_get_zone_token_cannot_see_it(cf_api: CloudflareAPIMock, client) -> None:
     cf_api.add_zone_error(status=403, code=10000, message="Authentication error")
-    with pytest.raises(CloudflareAuthError) as info:
+    with pytest.raises(AuthenticationFailed) as info:
         client.get_zone()
     assert "Zone Resources" in str(info.value)
     assert "[code 10000]" in str(info.value)
@@ -1209,7 +1209,7 @@ def test_get_zone_not_found(cf_api: CloudflareAPIMock, client) -> None:
         message="Could not route to /zones/x, perhaps your object identifier is invalid?",
         error_chain=[(7000, "No route for that URI")],
     )
-    with pytest.raises(CloudflareZoneNotFound) as info:
+    with pytest.raises(ZoneNotFound) as info:
         client.get_zone()
     assert str(info.value).endswith(
         "did you paste the Account ID or the zone name instead of the Zone ID, "
@@ -1220,7 +1220,7 @@ def test_get_zone_not_found(cf_api: CloudflareAPIMock, client) -> None:
 
 def test_get_zone_with_an_unknown_key_pair(cf_api: CloudflareAPIMock, key_client) -> None:
     cf_api.add_zone_error(status=403, code=9103, message="Unknown X-Auth-Key or X-Auth-Email")
-    with pytest.raises(CloudflareAuthError, match="email and Global API Key pair"):
+    with pytest.raises(AuthenticationFailed, match="email and Global API Key pair"):
         key_client.get_zone()
 
 
@@ -1228,7 +1228,7 @@ def test_get_zone_refused_for_a_global_key(cf_api: CloudflareAPIMock, key_client
     cf_api.add_zone_error(
         status=403, code=9109, message="Unauthorized to access requested resource"
     )
-    with pytest.raises(CloudflareAuthError, match="access to this zone"):
+    with pytest.raises(AuthenticationFailed, match="access to this zone"):
         key_client.get_zone()
 
 
@@ -1259,7 +1259,7 @@ def _all_failures(cf_api: CloudflareAPIMock) -> list[BaseException]:
         for client in clients:
             cf_api.mock.reset()
             case()
-            with pytest.raises(CloudflareAPIError) as info:
+            with pytest.raises(BackendError) as info:
                 client.purge(files=urls(2))
             raised.append(info.value)
     return raised
@@ -1295,7 +1295,7 @@ def test_no_secret_in_logs_with_real_sockets(caplog: pytest.LogCaptureFixture) -
     caplog.set_level(logging.DEBUG)
     api_url = f"http://127.0.0.1:{_closed_port()}/client/v4"
     for creds in (token_credentials(), key_credentials()):
-        with pytest.raises(CloudflareNetworkError) as info:
+        with pytest.raises(NetworkError) as info:
             CloudflareClient(creds, api_url=api_url).purge(files=urls(1))
         assert_no_secret(str(info.value), repr(info.value), repr(info.value.__cause__))
     assert_no_secret(caplog.text)
@@ -1303,7 +1303,7 @@ def test_no_secret_in_logs_with_real_sockets(caplog: pytest.LogCaptureFixture) -
 
 def test_an_echoed_secret_is_redacted(cf_api: CloudflareAPIMock) -> None:
     cf_api.add_purge_error(status=400, code=1012, message=f"Bad key {GLOBAL_API_KEY} for {EMAIL}")
-    with pytest.raises(CloudflareRequestRejected) as info:
+    with pytest.raises(RequestRejected) as info:
         CloudflareClient(key_credentials()).purge(files=urls(1))
     assert "Bad key [redacted] for [redacted]" in str(info.value)
     assert_no_secret(str(info.value), json.dumps(info.value.response_body))

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from django_cfpurge.exceptions import CloudflareAuthError, CloudflareServerError
+from django_cfpurge.exceptions import AuthenticationFailed, ServerError
 from django_cfpurge.models import PurgeRequest
 from django_cfpurge.testing import capture_purges, make_zone
 
@@ -40,9 +40,9 @@ def test_urls_queued_by_default(cf):
 
 
 def test_urls_now_prints_summary(cf):
-    urls = [f"{BASE}/{i}.jpg" for i in range(31)]
+    urls = [f"{BASE}/{i}.jpg" for i in range(501)]
     out, _ = run("urls", *urls, "--now")
-    assert out.strip() == "Purged 31 URLs in 2 API calls (zone example.com)."
+    assert out.strip() == "Purged 501 URLs in 2 API calls (zone example.com)."
     assert cf.urls == urls
 
 
@@ -56,7 +56,7 @@ def test_tags_prefixes_hosts_now(cf):
 
 
 def test_failure_exit_code_and_message(cf):
-    cf.fail_next(CloudflareAuthError("Cloudflare rejected the API token.", status_code=403))
+    cf.fail_next(AuthenticationFailed("Cloudflare rejected the API token.", status_code=403))
     with pytest.raises(
         CommandError, match=r"failed: Zone “example\.com”: Cloudflare rejected"
     ) as exc:
@@ -65,7 +65,7 @@ def test_failure_exit_code_and_message(cf):
 
 
 def test_transient_failure_exit_code_3(cf):
-    cf.fail_next(CloudflareServerError("Cloudflare answered 502.", status_code=502))
+    cf.fail_next(ServerError("Cloudflare answered 502.", status_code=502))
     with pytest.raises(CommandError, match="waiting to be retried") as exc:
         run("urls", f"{BASE}/a.jpg", "--now")
     assert exc.value.returncode == 3
@@ -109,7 +109,7 @@ def test_everything_asks_on_a_terminal(cf, monkeypatch):
 
 
 def test_unknown_zone_is_usage_error(cf):
-    with pytest.raises(CommandError, match="No Cloudflare zone named “nope”") as exc:
+    with pytest.raises(CommandError, match="No CDN zone named “nope”") as exc:
         run("urls", "/a.jpg", "--zone", "nope")
     assert exc.value.returncode == 2
 
@@ -128,7 +128,7 @@ def test_drain_with_progress_and_json(cf):
 
 def test_drain_failure_exit_code(cf):
     run("urls", f"{BASE}/a.jpg")
-    cf.fail_next(CloudflareAuthError("Cloudflare rejected the API token.", status_code=403))
+    cf.fail_next(AuthenticationFailed("Cloudflare rejected the API token.", status_code=403))
     with pytest.raises(CommandError, match="Some purges failed") as exc:
         run("drain")
     assert exc.value.returncode == 1
@@ -136,7 +136,7 @@ def test_drain_failure_exit_code(cf):
 
 def test_retry_and_status(cf):
     run("urls", f"{BASE}/a.jpg")
-    cf.fail_next(CloudflareAuthError("Cloudflare rejected the API token.", status_code=403))
+    cf.fail_next(AuthenticationFailed("Cloudflare rejected the API token.", status_code=403))
     with pytest.raises(CommandError):
         run("drain")
     with pytest.raises(CommandError) as exc:

@@ -12,7 +12,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from django_cfpurge.diagnostics import run_connection_test
-from django_cfpurge.models import CloudflareZone, PurgeRequest
+from django_cfpurge.models import Zone, PurgeRequest
 from django_cfpurge.testing import make_zone
 from tests.cfapi import ACCOUNT_API_TOKEN, ACCOUNT_ID, API_TOKEN, GLOBAL_API_KEY, ZONE_ID
 
@@ -48,13 +48,16 @@ def test_everything_passes(cf_api, zone):
     zone.refresh_from_db()
     assert zone.last_test_ok is True
     assert zone.plan == "pro"
-    assert zone.cf_zone_name == "example.com"
+    assert zone.remote_name == "example.com"
     assert zone.token_expires_on is not None
     assert [s["key"] for s in zone.last_test_steps] == ["local", "credentials", "zone", "purge"]
 
 
 def test_wrong_token(cf_api, zone):
     cf_api.add_verify_error(401, 1000, "Invalid API Token")
+    # Before calling the token invalid, Test connection looks for the account that may own
+    # it (an older account-owned token looks like a user token): the zone cannot be read.
+    cf_api.add_zone_error(status=401, code=1000, message="Invalid API Token")
     report = run_connection_test(zone)
     assert not report.ok
     assert statuses(report)[1:] == [
@@ -64,7 +67,25 @@ def test_wrong_token(cf_api, zone):
     ]
     assert message(report, "credentials").startswith("Cloudflare rejected the API token")
     assert "1000" in message(report, "credentials")
-    assert cf_api.paths() == ["GET /user/tokens/verify"]
+    assert cf_api.paths() == ["GET /user/tokens/verify", f"GET /zones/{ZONE_ID}"]
+
+
+def test_legacy_account_token_is_verified_at_the_account_learnt_from_the_zone(cf_api, zone):
+    cf_api.add_verify_error(401, 1000, "Invalid API Token")
+    cf_api.add_zone_ok(account_id=ACCOUNT_ID)
+    cf_api.add_verify_ok(account_id=ACCOUNT_ID)
+    cf_api.add_purge_ok()
+    report = run_connection_test(zone)
+    assert report.ok, report.as_dicts()
+    assert "owned by the account" in message(report, "credentials")
+    assert cf_api.paths() == [
+        "GET /user/tokens/verify",
+        f"GET /zones/{ZONE_ID}",
+        f"GET /accounts/{ACCOUNT_ID}/tokens/verify",
+        f"POST /zones/{ZONE_ID}/purge_cache",
+    ]
+    zone.refresh_from_db()
+    assert zone.remote_account_id == ACCOUNT_ID
 
 
 def test_token_without_cache_purge(cf_api, zone):
@@ -258,6 +279,6 @@ def test_command_unknown_zone(zone):
 
 
 def test_no_zone_at_all():
-    assert not CloudflareZone.objects.exists()
-    with pytest.raises(CommandError, match="No Cloudflare zone is configured"):
+    assert not Zone.objects.exists()
+    with pytest.raises(CommandError, match="No CDN zone is configured"):
         call_command("cfpurge", "test")

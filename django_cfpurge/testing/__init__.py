@@ -1,10 +1,14 @@
 """Helpers for testing a site that uses django-cfpurge, without any network.
 
-* :func:`capture_purges` — drains run against :class:`FakeCloudflareClient`, which
-  records every API call instead of sending it;
-* :class:`FakeCloudflareClient` — the recording client; can be told to fail;
-* :mod:`django_cfpurge.testing.fake_cloudflare` — a fake Cloudflare HTTP server
-  (API and edge cache) for integration tests with real processes;
+* :func:`capture_purges` — inside it, every built-in backend is replaced (through
+  ``override_settings(CFPURGE_TEST_BACKENDS=…)``, the way Django's test runner swaps the
+  email backend) by a recording twin that keeps the real backend's rules (kinds, items
+  per call, credential validation) and records each call in :data:`recorder` instead of
+  sending it;
+* :class:`PurgeRecorder` — what was purged; it can be told to fail the next calls;
+* :func:`make_zone` — a zone for tests;
+* fake CDN HTTP APIs for integration tests with real processes: see
+  :mod:`django_cfpurge.testing.fake_cloudflare`;
 * pytest fixtures ``cfpurge_capture`` and ``fake_cloudflare_server``: add
   ``pytest_plugins = ["django_cfpurge.testing"]`` to your ``conftest.py``.
 
@@ -15,145 +19,62 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
-from ..credentials import Credentials
+from .recording import PurgeCall, PurgeRecorder, RecordingCloudflare, recorder
 
 __all__ = [
-    "FakeCloudflareClient",
+    "TEST_ACCOUNT_ID",
+    "TEST_TOKEN",
+    "TEST_ZONE_ID",
     "PurgeCall",
     "PurgeRecorder",
+    "RecordingCloudflare",
     "capture_purges",
+    "make_zone",
+    "recorder",
 ]
 
-
-@dataclass(frozen=True)
-class PurgeCall:
-    """One purge API call: zone id, kind and items (``[]`` for everything)."""
-
-    zone_id: str
-    kind: str
-    items: tuple[Any, ...]
-
-
-@dataclass
-class PurgeRecorder:
-    """What :class:`FakeCloudflareClient` received. Shared by every client built from it."""
-
-    calls: list[PurgeCall] = field(default_factory=list)
-    failures: list[BaseException | None] = field(default_factory=list)
-    zone_name: str = "example.com"
-    plan: str = "enterprise"
-
-    def fail_next(self, *errors: BaseException | None) -> None:
-        """Make the next purge calls raise these errors, in order (``None``: that call
-        succeeds, so ``fail_next(None, error)`` fails the second call)."""
-        self.failures.extend(errors)
-
-    @property
-    def urls(self) -> list[str]:
-        """Every purged URL, in order (dict items give their ``url``)."""
-        return [
-            item["url"] if isinstance(item, dict) else item
-            for call in self.calls
-            if call.kind == "files"
-            for item in call.items
-        ]
-
-    def items(self, kind: str) -> list[Any]:
-        """Every purged item of one kind (``files``, ``tags``, ``hosts``, ``prefixes``)."""
-        return [item for call in self.calls if call.kind == kind for item in call.items]
-
-    @property
-    def everything(self) -> int:
-        """How many purge-everything calls were made."""
-        return sum(1 for call in self.calls if call.kind == "everything")
-
-    def clear(self) -> None:
-        """Forget the calls recorded so far."""
-        self.calls.clear()
-
-
-class FakeCloudflareClient:
-    """Stands in for :class:`~django_cfpurge.cloudflare.CloudflareClient`; records calls.
-
-    Build with a :class:`PurgeRecorder`: ``partial(FakeCloudflareClient, recorder=r)``.
-    """
-
-    def __init__(
-        self, credentials: Credentials, *, recorder: PurgeRecorder, max_items: int = 30
-    ) -> None:
-        self.credentials = credentials
-        self.recorder = recorder
-        self.max_items = max_items
-
-    def limit_for(self, kind: str) -> int:
-        """Items per call for ``kind`` (as the real client)."""
-        return self.max_items if kind == "files" else min(self.max_items, 100)
-
-    def purge_request(self, kind: str, items: list[Any]) -> str:
-        """Record one purge call (or raise the next queued failure)."""
-        if len(items) > self.limit_for(kind):
-            raise ValueError(f"{len(items)} items in one call; the limit is {self.limit_for(kind)}")
-        if self.recorder.failures:
-            error = self.recorder.failures.pop(0)
-            if error is not None:
-                raise error
-        self.recorder.calls.append(PurgeCall(self.credentials.zone_id, kind, tuple(items)))
-        return self.credentials.zone_id
-
-    def verify_token(self) -> Any:
-        """An active token with no expiry."""
-        from ..cloudflare import TokenInfo
-
-        return TokenInfo(
-            id="0" * 32,
-            status="active",
-            not_before=None,
-            expires_on=None,
-            endpoint="user",
-            messages=(),
-        )
-
-    def get_zone(self) -> Any:
-        """A zone named after the recorder's ``zone_name``."""
-        from ..cloudflare import ZoneInfo
-
-        return ZoneInfo(
-            id=self.credentials.zone_id,
-            name=self.recorder.zone_name,
-            status="active",
-            paused=False,
-            plan_legacy_id=self.recorder.plan,
-            plan_name=self.recorder.plan.title(),
-            account_id="",
-            permissions=None,
-        )
-
-    def close(self) -> None:
-        """Nothing to close."""
+#: The recording twin of each built-in backend.
+RECORDING_BACKENDS = {
+    "cloudflare": "django_cfpurge.testing.recording.RecordingCloudflare",
+}
 
 
 @contextmanager
-def capture_purges(recorder: PurgeRecorder | None = None) -> Iterator[PurgeRecorder]:
-    """Drains inside the block use :class:`FakeCloudflareClient`; yields its recorder.
+def capture_purges(target: PurgeRecorder | None = None) -> Iterator[PurgeRecorder]:
+    """Drains and Test connections inside the block use the recording backends; yields
+    the recorder (cleared first).
 
     Changes still go through the outbox; run the drain with
-    ``django_cfpurge.drain.drain()`` (or ``call_command("cfpurge", "drain")``)
-    and inspect ``recorder.urls``. A zone must exist (see :func:`make_zone`).
+    ``django_cfpurge.drain.drain()`` (or ``call_command("cfpurge", "drain")``) and
+    inspect ``recorder.urls``. A zone must exist (see :func:`make_zone`).
+
+    :param target: a recorder to fill instead of the module's :data:`recorder`.
     """
-    from functools import partial
+    from django.test import override_settings
 
-    from .. import drain
+    from ..backends import TEST_SETTING
 
-    recorder = recorder or PurgeRecorder()
-    factory = partial(FakeCloudflareClient, recorder=recorder)
-    drain._client_factory_override.append(factory)
+    active = target or recorder
+    active.reset()
+    # A setting of its own (not a key of CFPURGE), so that a test's own
+    # override_settings(CFPURGE=...) inside the block keeps the capture.
+    with recording_into(active), override_settings(**{TEST_SETTING: dict(RECORDING_BACKENDS)}):
+        yield active
+
+
+@contextmanager
+def recording_into(target: PurgeRecorder) -> Iterator[None]:
+    """Make the recording backends write into ``target`` inside the block."""
+    from . import recording
+
+    previous = recording.current
+    recording.current = target
     try:
-        yield recorder
+        yield
     finally:
-        drain._client_factory_override.remove(factory)
+        recording.current = previous
 
 
 #: Identifiers safe to use in tests (Cloudflare's own documentation examples).
@@ -163,11 +84,12 @@ TEST_TOKEN = "8M7wS6hCpXVc-DoRnPPY_UCWPgy8aea4Wy6kCe5T"  # noqa: S105  (a docume
 
 
 def make_zone(name: str = "example.com", **fields: Any) -> Any:
-    """Create (or update) a :class:`~django_cfpurge.models.CloudflareZone` for tests."""
-    from ..models import CloudflareZone
+    """Create (or update) a :class:`~django_cfpurge.models.Zone` for tests (Cloudflare,
+    enterprise plan, the documentation's example ids and token, unless given)."""
+    from ..models import Zone
 
     defaults = {"zone_id": TEST_ZONE_ID, "api_token": TEST_TOKEN, "plan": "enterprise", **fields}
-    zone, _ = CloudflareZone.objects.update_or_create(name=name, defaults=defaults)
+    zone, _ = Zone.objects.update_or_create(name=name, defaults=defaults)
     return zone
 
 
@@ -182,8 +104,8 @@ else:
         """A :class:`PurgeRecorder` capturing every drain of the test, with a zone
         ``example.com`` serving ``.example.com``."""
         make_zone()
-        with capture_purges() as recorder:
-            yield recorder
+        with capture_purges() as captured:
+            yield captured
 
     @pytest.fixture
     def fake_cloudflare_server() -> Iterator[Any]:

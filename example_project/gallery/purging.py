@@ -21,7 +21,7 @@ from django.urls import reverse
 from .models import folder_slug_of
 
 if TYPE_CHECKING:
-    from django_cfpurge.resolvers import Change
+    from django_cfpurge.changes import Change
 
 #: Events that the library records for a change of a registered model.
 CREATED, DELETED = "created", "deleted"

@@ -39,7 +39,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from django_cfpurge.models import PurgeRequest
-from django_cfpurge.resolvers import absolute_urls
+from django_cfpurge.targets import absolute_urls
 
 from .forms import MoveForm, RenameForm, ReplaceForm, UploadForm
 from .models import Folder, Image

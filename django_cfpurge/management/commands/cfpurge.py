@@ -14,7 +14,17 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop, ngettext
 
-from ...models import CloudflareZone, PurgeRequest
+from ... import api
+from ...crypto import encrypt
+from ...diagnostics import run_connection_test
+from ...drain import drain
+from ...enums import Source
+from ...exceptions import CfPurgeConfigurationError, CfPurgeError
+from ...fields import UnreadableSecret
+from ...models import SECRET_COLUMNS, PurgeRequest, Zone
+from ...outbox.outcomes import retry_rows
+from ...status import outbox_status, worker_state
+from ...zones import sync_settings_zones
 
 EXIT_FAILED, EXIT_USAGE, EXIT_WAITING, EXIT_SKIPPED = 1, 2, 3, 4
 Status = PurgeRequest.Status
@@ -60,8 +70,8 @@ def _drained(kind: str, n: int) -> str:
 class Command(BaseCommand):
     # Marked only: argparse needs a real string, so create_parser() translates it.
     help = gettext_noop(
-        "Cloudflare cache purging: test, urls, tags, prefixes, hosts, everything, drain, "
-        "retry, status."
+        "CDN cache purging: test, urls, tags, prefixes, hosts, everything, drain, "
+        "retry, status, rotate-keys."
     )
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
@@ -115,6 +125,10 @@ class Command(BaseCommand):
             "status", help=gettext("Zones, last tests, waiting and failed purges.")
         )
         status.add_argument("--json", action="store_true")
+        sub.add_parser(
+            "rotate-keys",
+            help=gettext("Encrypt every stored secret again with the newest encryption key."),
+        )
 
     @staticmethod
     def _purge_options(p: CommandParser) -> None:
@@ -127,19 +141,49 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
-        handler = getattr(self, f"do_{action}")
+        handler = getattr(self, f"do_{action.replace('-', '_')}")
         handler(options)
 
-    # -- test ---------------------------------------------------------------------------
-    def _zones(self, name: str | None) -> list[CloudflareZone]:
-        from ...zones import sync_settings_zones
+    # -- rotate-keys ----------------------------------------------------------------------
+    def do_rotate_keys(self, options: dict[str, Any]) -> None:
+        rotated, unreadable = 0, []
+        for zone in Zone.objects.all():
+            updates = {}
+            for column in SECRET_COLUMNS:
+                value = getattr(zone, column)
+                if isinstance(value, UnreadableSecret):
+                    unreadable.append(zone.name)
+                elif value:
+                    updates[column] = encrypt(value)
+            if updates:
+                Zone.objects.filter(pk=zone.pk).update(**updates)
+                rotated += 1
+        self.stdout.write(
+            ngettext(
+                "Encrypted the secrets of %(count)d zone with the newest key.",
+                "Encrypted the secrets of %(count)d zones with the newest key.",
+                rotated,
+            )
+            % {"count": rotated}
+        )
+        if unreadable:
+            raise CommandError(
+                gettext(
+                    "No configured key opens the stored secrets of: %(zones)s. Enter their "
+                    "credentials again in the admin."
+                )
+                % {"zones": ", ".join(sorted(set(unreadable)))},
+                returncode=EXIT_FAILED,
+            )
 
+    # -- test ---------------------------------------------------------------------------
+    def _zones(self, name: str | None) -> list[Zone]:
         sync_settings_zones()
-        zones = CloudflareZone.objects.all()
+        zones = Zone.objects.all()
         if name:
             zones = zones.filter(name=name)
             if not zones:
-                known = ", ".join(CloudflareZone.objects.values_list("name", flat=True))
+                known = ", ".join(Zone.objects.values_list("name", flat=True))
                 raise CommandError(
                     gettext("No zone named “%(name)s” (zones: %(known)s).")
                     % {"name": name, "known": known or gettext("none")},
@@ -148,14 +192,12 @@ class Command(BaseCommand):
         return list(zones)
 
     def do_test(self, options: dict[str, Any]) -> None:
-        from ...diagnostics import run_connection_test
-
         zones = self._zones(options.get("zone"))
         if not zones:
             raise CommandError(
                 gettext(
-                    "No Cloudflare zone is configured: add one in the admin or set "
-                    "CFPURGE_ZONE_ID and CFPURGE_API_TOKEN."
+                    "No CDN zone is configured: add one in the admin or set "
+                    "CFPURGE_ZONE_ID and its credentials."
                 ),
                 returncode=EXIT_FAILED,
             )
@@ -229,25 +271,12 @@ class Command(BaseCommand):
         self._purge("everything", options)
 
     def _purge(self, kind: str, options: dict[str, Any]) -> None:
-        from ... import api
-        from ...exceptions import CfPurgeConfigurationError, CfPurgeError
-
-        func = {
-            "files": api.purge_urls,
-            "tags": api.purge_tags,
-            "prefixes": api.purge_prefixes,
-            "hosts": api.purge_hosts,
-        }.get(kind)
+        items = options.get("items") or [True]
         try:
-            if func is None:
-                row = api.purge_everything(
-                    zone=options.get("zone"), now=options["now"], source="manual"
-                )
-            else:
-                row = func(
-                    options["items"], zone=options.get("zone"), now=options["now"], source="manual"
-                )
-        except (CfPurgeError, CfPurgeConfigurationError, ValueError) as err:
+            row = api.purge(
+                kind, items, zone=options.get("zone"), now=options["now"], source=Source.MANUAL
+            )
+        except (CfPurgeError, CfPurgeConfigurationError) as err:
             raise CommandError(str(err), returncode=EXIT_USAGE) from err
         self._report_row(row, kind, now=options["now"], requested=options.get("items") or [])
 
@@ -311,8 +340,6 @@ class Command(BaseCommand):
 
     # -- drain / retry / status -----------------------------------------------------------
     def do_drain(self, options: dict[str, Any]) -> None:
-        from ...drain import drain
-
         show = not options.get("no_progress") and not options.get("json")
 
         def progress(finished: int, claimed: int) -> None:
@@ -373,8 +400,6 @@ class Command(BaseCommand):
             raise CommandError(gettext("Some purges wait to be retried."), returncode=EXIT_WAITING)
 
     def do_retry(self, options: dict[str, Any]) -> None:
-        from ...outbox import retry_rows
-
         qs = PurgeRequest.objects.all()
         if options.get("ids"):
             qs = qs.filter(pk__in=options["ids"])
@@ -398,14 +423,13 @@ class Command(BaseCommand):
             self.do_drain({"no_progress": True, "json": False})
 
     def do_status(self, options: dict[str, Any]) -> None:
-        from ...status import outbox_status
-
         zones = self._zones(None)
         overall = outbox_status()
         data = {
             "zones": [
                 {
                     "name": z.name,
+                    "backend": z.backend,
                     "zone_id": z.zone_id,
                     "enabled": z.enabled,
                     "from_settings": z.from_settings,
@@ -471,6 +495,24 @@ class Command(BaseCommand):
                     "%(done_24h)d purged in 24 h (at %(now)s UTC)."
                 )
             self.stdout.write(summary % values)
+        worker = worker_state()
+        if worker.stalled:
+            if worker.since:
+                message = gettext(
+                    "No worker has drained since %(since)s UTC, and purges have been due since "
+                    "%(due)s UTC. Start a worker (celery -A yourproject worker) or run "
+                    "`manage.py cfpurge drain`."
+                ) % {
+                    "since": f"{worker.since:%Y-%m-%d %H:%M:%S}",
+                    "due": f"{worker.oldest_due:%Y-%m-%d %H:%M:%S}",
+                }
+            else:
+                message = gettext(
+                    "No worker has drained yet, and purges have been due since %(due)s UTC. "
+                    "Start a worker (celery -A yourproject worker) or run `manage.py cfpurge "
+                    "drain`."
+                ) % {"due": f"{worker.oldest_due:%Y-%m-%d %H:%M:%S}"}
+            raise CommandError(message, returncode=EXIT_WAITING)
         if overall.failed:
             raise CommandError(
                 ngettext(

@@ -19,7 +19,7 @@ from PIL import Image as PILImage
 from PIL import ImageDraw
 
 from django_cfpurge.conf import get_setting
-from django_cfpurge.models import CloudflareZone
+from django_cfpurge.models import Zone
 from django_cfpurge.zones import settings_zones, sync_settings_zones
 from gallery.models import Folder, Image
 
@@ -121,7 +121,7 @@ class Command(BaseCommand):
         # The API is the local fake: give the zone the fake's own (fake) credentials.
         from django_cfpurge.testing.fake_cloudflare import DEFAULT_TOKEN, DEFAULT_ZONE_ID
 
-        CloudflareZone.objects.update_or_create(
+        Zone.objects.update_or_create(
             name="demo",
             defaults={
                 "zone_id": DEFAULT_ZONE_ID,

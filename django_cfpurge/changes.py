@@ -1,0 +1,127 @@
+"""What happened to one object: the :class:`Change` given to registration callables, and
+the JSON payload an outbox row stores it as (built here only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import models
+
+from .enums import Event
+
+
+def payload(
+    *,
+    files: dict[str, list[str | None]] | None = None,
+    fields: dict[str, list[Any]] | None = None,
+    values: dict[str, Any] | None = None,
+    current: dict[str, str | None] | None = None,
+) -> dict[str, Any]:
+    """The ``change`` JSON of an outbox row.
+
+    :param files: file field name → ``[old name, new name]`` for files that changed.
+    :param fields: watched field name → ``[old, new]`` for watched fields that changed.
+    :param values: every watched field's value after the change (before, for a delete).
+    :param current: file field name → the name stored after the change.
+    """
+    return {
+        "files": files or {},
+        "fields": fields or {},
+        "values": values or {},
+        "current": current or {},
+    }
+
+
+@dataclass
+class Change:
+    """What happened to one object; given to ``urls=``/``tags=``/``prefixes=`` callables.
+
+    :ivar event: an :class:`~django_cfpurge.enums.Event` value (``created``,
+        ``replaced``, ``renamed``, ``overwritten``, ``changed``, ``deleted``, ``bulk``).
+    :ivar model: the model class (None if it no longer exists in the code).
+    :ivar pk: the object's primary key, as a string.
+    :ivar instance: the object as it is now, or None when it was deleted.
+    :ivar files: file field name → ``(old_name, new_name)`` for files that changed.
+    :ivar fields: watched field name → ``(old, new)`` for watched fields that changed.
+    :ivar values: watched field values at the time of the change (also for deletes).
+    :ivar current: file field name → the name stored after the change.
+    """
+
+    event: str
+    model: type[models.Model] | None
+    pk: str
+    instance: models.Model | None = None
+    files: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    current: dict[str, str | None] = field(default_factory=dict)
+
+    @classmethod
+    def from_payload(
+        cls,
+        event: str,
+        data: dict[str, Any],
+        *,
+        model: type[models.Model] | None = None,
+        pk: str = "",
+        instance: models.Model | None = None,
+    ) -> Change:
+        """The change stored as :func:`payload` on a row."""
+        return cls(
+            event=event,
+            model=model,
+            pk=pk,
+            instance=instance,
+            files={k: (v[0], v[1]) for k, v in (data.get("files") or {}).items()},
+            fields={k: (v[0], v[1]) for k, v in (data.get("fields") or {}).items()},
+            values=dict(data.get("values") or {}),
+            current=dict(data.get("current") or {}),
+        )
+
+    @property
+    def old_names(self) -> list[str]:
+        """File names the object had before the change (to purge)."""
+        return unique(old for old, _new in self.files.values() if old)
+
+    @property
+    def new_names(self) -> list[str]:
+        """File names the object has after the change (to purge: a 404 may be cached)."""
+        names = [new for _old, new in self.files.values() if new]
+        if self.touches_every_file:
+            names += [name for name in self.current.values() if name]
+        return unique(names)
+
+    @property
+    def touches_every_file(self) -> bool:
+        """A watched field (visibility, blocking…) decides whether every file of the
+        object is served, so its change affects them all, even in a save that also
+        replaced one of them."""
+        return self.event in (Event.CHANGED, Event.BULK, Event.CREATED) or bool(self.fields)
+
+    @property
+    def file_names(self) -> list[str]:
+        """Every file name affected by the change: old ones first, then new ones."""
+        return unique([*self.old_names, *self.new_names])
+
+    def names_for(self, field_name: str) -> list[str]:
+        """Affected names of one file field."""
+        names: list[str] = []
+        if field_name in self.files:
+            names += [n for n in self.files[field_name] if n]
+        current = self.current.get(field_name)
+        if self.touches_every_file and current:
+            names.append(current)
+        return unique(names)
+
+
+def unique(items: Any) -> list[Any]:
+    """``items`` without repeats, in order (dicts compared by their ``repr``)."""
+    seen: set[Any] = set()
+    out = []
+    for item in items:
+        key = repr(item) if isinstance(item, dict) else item
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out

@@ -1,0 +1,75 @@
+"""A model field for secrets: encrypted at rest, never searchable.
+
+:class:`SecretField` stores :func:`~django_cfpurge.crypto.encrypt`'s output and gives
+back the plain value. A stored value that no key opens comes back as an
+:class:`UnreadableSecret` (an empty string that remembers the ciphertext), so reading a
+zone never crashes; saving it again keeps the ciphertext, and using it raises
+:class:`~django_cfpurge.exceptions.UnreadableCredentials` with a sentence that says
+to enter the credentials again.
+
+Lookups other than ``isnull`` and ``exact`` (for the empty value) are refused: a
+``__startswith`` filter on a secret would be an oracle.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.models import Lookup
+
+from . import crypto
+
+
+class UnreadableSecret(str):
+    """A stored secret that no configured key decrypts. Equal to ``""``."""
+
+    ciphertext: str
+
+    def __new__(cls, ciphertext: str) -> UnreadableSecret:
+        value = super().__new__(cls, "")
+        value.ciphertext = ciphertext
+        return value
+
+    def __repr__(self) -> str:
+        return "<UnreadableSecret>"
+
+    def __reduce__(self) -> Any:
+        return (UnreadableSecret, (self.ciphertext,))
+
+
+class SecretField(models.TextField):
+    """A ``TextField`` whose value is encrypted in the database."""
+
+    _ALLOWED_LOOKUPS = frozenset({"isnull", "exact"})
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if value is None or value == "":
+            return value
+        try:
+            return crypto.decrypt(value)
+        except (crypto.InvalidToken, ValueError):
+            return UnreadableSecret(value)
+
+    def to_python(self, value: Any) -> Any:
+        return value
+
+    def get_prep_value(self, value: Any) -> Any:
+        if isinstance(value, UnreadableSecret):
+            return value.ciphertext
+        value = super().get_prep_value(value)
+        if value is None or value == "":
+            return value
+        if str(value).startswith(crypto.PREFIX):
+            return value
+        return crypto.encrypt(str(value))
+
+    def get_lookup(self, lookup_name: str) -> type[Lookup] | None:
+        if lookup_name not in self._ALLOWED_LOOKUPS:
+            return None
+        return super().get_lookup(lookup_name)
+
+    def value_to_string(self, obj: Any) -> str:
+        # Serialisers (dumpdata) get the ciphertext, never the plain value.
+        value = self.value_from_object(obj)
+        return str(self.get_prep_value(value) or "")

@@ -1,0 +1,294 @@
+"""Purge targets as the CDNs take them: absolute URLs, tags, hosts, prefixes.
+
+Everything given to purge by a person or by code (``purge_urls`` & co., the admin's
+manual purge, ``manage.py cfpurge``) is checked and normalised here **before** a row is
+written, so that a bad item is refused with a clear message and never becomes a row
+that waits for ever:
+
+* URLs: ``http(s)://`` only (``ftp:``, ``javascript:``… refused), well formed, or a path
+  joined with every origin of ``BASE_URLS``; IRIs percent-encoded; signing parameters
+  (S3/GCS ``querystring_auth``) dropped, since each signature is its own cache key;
+* tags: printable ASCII without spaces or commas, at most 1,024 characters;
+* hosts: a bare host name (a scheme and a trailing ``/`` are removed; a path is refused);
+* prefixes: ``host/path`` without a scheme, ``?`` or ``#``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from django.utils.encoding import iri_to_uri
+from django.utils.translation import gettext
+
+from .changes import unique
+from .conf import get_setting as _get_setting
+from .conf import key
+from .enums import Kind
+from .exceptions import InvalidTarget
+
+#: Query parameters that mark a signed, per-request URL.
+SIGNATURE_PARAMS = frozenset(
+    {
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-algorithm",
+        "x-amz-date",
+        "x-amz-expires",
+        "x-amz-signedheaders",
+        "x-amz-security-token",
+        "signature",
+        "x-goog-signature",
+        "x-goog-credential",
+        "sig",
+        "se",
+        "expires",
+        "awsaccesskeyid",
+    }
+)
+#: Longest cache tag Cloudflare takes in a purge call.
+MAX_TAG_LENGTH = 1024
+_TAG = re.compile(r"[!-~]+")
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def base_urls() -> list[str]:
+    """The public origins of ``BASE_URLS``, without trailing slash; malformed entries
+    are left out (the system check reports them)."""
+    origins = _get_setting("BASE_URLS") or []
+    if isinstance(origins, str):
+        origins = [origins]
+    cleaned = []
+    for origin in origins:
+        try:
+            parts = urlsplit(str(origin).strip())
+        except ValueError:
+            continue
+        if parts.scheme in ("http", "https") and parts.netloc:
+            cleaned.append(
+                urlunsplit((parts.scheme, parts.netloc.lower(), parts.path.rstrip("/"), "", ""))
+            )
+    return cleaned
+
+
+def bad_base_urls() -> list[str]:
+    """``BASE_URLS`` entries that are not ``http(s)://host`` origins (for the check)."""
+    origins = _get_setting("BASE_URLS") or []
+    if isinstance(origins, str):
+        origins = [origins]
+    bad = []
+    for origin in origins:
+        try:
+            parts = urlsplit(str(origin).strip())
+        except ValueError:
+            bad.append(repr(origin))
+            continue
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            bad.append(repr(origin))
+    return bad
+
+
+def strip_signature(url: str) -> str:
+    """Remove signing parameters from a URL's query string (keep the others)."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if k.lower() not in SIGNATURE_PARAMS]
+    if len(kept) == len(pairs):
+        return url
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), ""))
+
+
+def absolute_urls(url: str) -> list[str]:
+    """Absolute, encoded purge URLs for one URL or path (one per origin for a path).
+
+    :raises InvalidTarget: another scheme, a malformed URL, or a path with no
+        ``BASE_URLS`` to join it with.
+    """
+    text = iri_to_uri(str(url).strip())
+    if not text:
+        return []
+    if text.startswith("//"):
+        origins = base_urls()
+        schemes = unique(origin.split("://")[0] for origin in origins) or ["https"]
+        return [_checked(f"{scheme}:{text}") for scheme in schemes]
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        raise _bad_url(url) from None
+    if parts.scheme:
+        if parts.scheme.lower() not in ("http", "https"):
+            raise InvalidTarget(
+                gettext("Only http:// and https:// URLs can be purged, not %(url)s.")
+                % {"url": repr(str(url))}
+            )
+        return [_checked(text)]
+    if ":" in text.split("/", 1)[0]:
+        raise _bad_url(url)
+    path = text if text.startswith("/") else f"/{text}"
+    origins = base_urls()
+    if not origins:
+        raise InvalidTarget(
+            gettext(
+                "The URL %(url)s is relative and %(setting)s is empty: give an absolute URL, "
+                "or add the public origins that serve it, e.g. ['https://www.example.com']."
+            )
+            % {"url": repr(str(url)), "setting": key("BASE_URLS")}
+        )
+    return [_checked(f"{origin}{path}") for origin in origins]
+
+
+def _checked(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:
+        raise _bad_url(url) from None
+    if not host:
+        raise _bad_url(url)
+    return strip_signature(urlunsplit(parts._replace(netloc=parts.netloc.lower())))
+
+
+def _bad_url(url: Any) -> InvalidTarget:
+    return InvalidTarget(gettext("%(url)s is not a valid URL.") % {"url": repr(str(url))})
+
+
+def clean_tag(tag: Any) -> str:
+    """A cache tag as Cloudflare takes it. :raises InvalidTarget: see the module doc."""
+    value = str(tag).strip()
+    if not value or len(value) > MAX_TAG_LENGTH or not _TAG.fullmatch(value) or "," in value:
+        raise InvalidTarget(
+            gettext(
+                "%(tag)s is not a valid cache tag: use 1 to 1,024 printable ASCII characters, "
+                "without spaces or commas."
+            )
+            % {"tag": repr(value[:80] + ("…" if len(value) > 80 else ""))}
+        )
+    return value
+
+
+def clean_host(host: Any) -> str:
+    """A bare host name, lower case (``https://IMG.example.com/`` → ``img.example.com``).
+
+    :raises InvalidTarget: a path, a port, a wildcard or an invalid label.
+    """
+    value = str(host).strip()
+    if "://" in value:
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            raise _bad_host(host) from None
+        if parts.path not in ("", "/") or parts.query or parts.port:
+            raise _bad_host(host)
+        value = parts.hostname or ""
+    value = value.rstrip("/").lower().rstrip(".")
+    if not value or not all(_HOST_LABEL.fullmatch(label) for label in value.split(".")):
+        raise _bad_host(host)
+    return value
+
+
+def _bad_host(host: Any) -> InvalidTarget:
+    return InvalidTarget(
+        gettext(
+            "%(host)s is not a host name: give a bare host such as img.example.com (no path, "
+            "port or “*”)."
+        )
+        % {"host": repr(str(host))}
+    )
+
+
+def clean_prefix(prefix: Any) -> str:
+    """``https://Host/path`` or ``host/path`` → ``host/path`` (no scheme).
+
+    :raises InvalidTarget: ``?`` or ``#`` in it, or no valid host.
+    """
+    value = iri_to_uri(str(prefix).strip())
+    if "?" in value or "#" in value:
+        raise InvalidTarget(
+            gettext("A prefix cannot contain “?” or “#”: %(prefix)s.") % {"prefix": repr(value)}
+        )
+    if "://" in value:
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            raise _bad_host(prefix) from None
+        if parts.scheme.lower() not in ("http", "https"):
+            raise _bad_host(prefix)
+        value = f"{parts.netloc}{parts.path}"
+    host, _, path = value.partition("/")
+    host = clean_host(host)
+    return f"{host}/{path}" if path else host
+
+
+def clean_file(item: Any) -> list[Any]:
+    """A URL, or ``{"url": …, "headers": {…}}`` for cache keys that vary on headers, as
+    absolute URLs (one per origin for a path)."""
+    if isinstance(item, dict):
+        headers = item.get("headers") or {}
+        if not isinstance(item.get("url"), str) or not (
+            isinstance(headers, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
+        ):
+            raise InvalidTarget(
+                gettext("A URL with headers is {'url': '…', 'headers': {'Name': 'value'}}.")
+            )
+        return [{"url": url, "headers": dict(headers)} for url in absolute_urls(item["url"])]
+    return list(absolute_urls(str(item)))
+
+
+def clean(kind: str, items: Iterable[Any]) -> list[Any]:
+    """Checked and normalised items of one kind (repeats removed).
+
+    :raises InvalidTarget: a bad item (the message names it), or no item.
+    """
+    if kind == Kind.EVERYTHING:
+        return [True]
+    if isinstance(items, str | bytes):
+        items = [items]
+    out: list[Any] = []
+    for item in items:
+        if kind == Kind.FILES:
+            out += clean_file(item)
+        elif kind == Kind.TAGS:
+            out.append(clean_tag(item))
+        elif kind == Kind.HOSTS:
+            out.append(clean_host(item))
+        elif kind == Kind.PREFIXES:
+            out.append(clean_prefix(item))
+        else:
+            raise InvalidTarget(gettext("Unknown purge kind %(kind)s.") % {"kind": repr(kind)})
+    if not out:
+        raise InvalidTarget(
+            # Translators: %(kind)s is URLs, tags, prefixes or hostnames.
+            gettext("Nothing to purge: give at least one of the %(kind)s.")
+            % {"kind": Kind(kind).label}
+        )
+    return unique(out)
+
+
+def host_of(kind: str, item: Any) -> str | None:
+    """The host a target belongs to (None for tags and everything)."""
+    if kind == Kind.FILES:
+        url = item["url"] if isinstance(item, dict) else item
+        return (urlsplit(url).hostname or "").lower() or None
+    if kind == Kind.PREFIXES:
+        return str(item).split("/", 1)[0].lower()
+    if kind == Kind.HOSTS:
+        return str(item).lower()
+    return None
+
+
+def unpurgeable(kind: str, item: Any) -> str:
+    """Why a target cannot be purged (empty string if it can)."""
+    if kind == Kind.FILES:
+        url = item["url"] if isinstance(item, dict) else item
+        if urlsplit(url).path.startswith("/cdn-cgi/"):
+            return gettext(
+                "Cloudflare cannot purge /cdn-cgi/ URLs; purging the original URL purges "
+                "its variants."
+            )
+    return ""
