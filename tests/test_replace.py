@@ -207,6 +207,13 @@ def test_two_files_overwritten_in_one_save(banners, cf):
     assert set(cf.urls) == {f"{BASE}/media/{n}" for n in names} | {BANNERS_PAGE}
 
 
+def test_an_overwrite_costs_the_save_and_one_row(banners, cf, django_assert_num_queries):
+    banner = stored_banner(cf)
+    with django_assert_num_queries(2) as queries:  # the UPDATE and the outbox INSERT
+        banner.image.save("a.png", ContentFile(NEW))
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["UPDATE", "INSERT"]
+
+
 def test_an_overwrite_is_purged_once(banners, cf):
     banner = stored_banner(cf)
     before = row_count()
