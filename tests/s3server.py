@@ -167,7 +167,9 @@ def s3_media(
 
     Only what a site must give is set: the bucket, the endpoint and the credentials.
     Everything else keeps django-storages' defaults, so files are overwritten under the
-    same name and URLs are signed (``querystring_auth``); no custom domain.
+    same name and URLs are signed (``querystring_auth``); no custom domain. They are given
+    as django-storages' ``AWS_*`` settings, not ``STORAGES["default"]["OPTIONS"]``: on
+    Django 4.2 overriding ``STORAGES`` in a test drops its ``OPTIONS``.
     """
     for variable in AWS_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
@@ -175,16 +177,12 @@ def s3_media(
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     bucket = s3_server.create_bucket()
+    settings.AWS_STORAGE_BUCKET_NAME = bucket
+    settings.AWS_S3_ENDPOINT_URL = s3_server.endpoint_url
+    settings.AWS_S3_ACCESS_KEY_ID = ACCESS_KEY
+    settings.AWS_S3_SECRET_ACCESS_KEY = SECRET_KEY
     settings.STORAGES = {
-        "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": bucket,
-                "endpoint_url": s3_server.endpoint_url,
-                "access_key": ACCESS_KEY,
-                "secret_key": SECRET_KEY,
-            },
-        },
+        "default": {"BACKEND": "storages.backends.s3.S3Storage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     return S3Media(endpoint_url=s3_server.endpoint_url, bucket=bucket)

@@ -468,13 +468,8 @@ def test_s3_saves_that_write_nothing(photos, cf, s3_media):
     "-SignedHeaders, so the URL purged is not the bare one",
 )
 def test_s3_sigv4_signed_url_is_purged_bare(photos, cf, s3_media, settings):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            **settings.STORAGES["default"],
-            "OPTIONS": {**settings.STORAGES["default"]["OPTIONS"], "signature_version": "s3v4"},
-        },
-    }
+    settings.AWS_S3_SIGNATURE_VERSION = "s3v4"
+    settings.STORAGES = {**settings.STORAGES}  # a new default storage with that setting
     photo = stored_photo(cf)
     assert "X-Amz-Signature=" in photo.image.url
     photo.image.save("a.jpg", ContentFile(b"new bytes"))
