@@ -11,12 +11,13 @@ Pacing
 Each budget (:class:`~django_cfpurge.backends.base.RateBudget`: a capacity per window)
 is enforced as a token bucket through the *generic cell rate algorithm*: one integer in
 the cache, the "theoretical arrival time", moves forward by ``cost / rate`` with every
-reservation, and a reservation is allowed while it stays within one burst of now. The
-counter only moves with the cache's atomic ``incr``/``decr`` (Redis, memcached and the
-local-memory cache make them atomic), so two workers can never both take the last
-unit: whoever increments second sees the first one's reservation and gives its own
-back. Calls are therefore spread at the rate, never sent in bursts the CDN would
-refuse, whatever their size.
+reservation, and a reservation is allowed while it stays within one burst of now (a
+call bigger than one burst: when the bucket is full; the calls after it wait until it
+is paid back). The counter only moves with the cache's atomic ``incr``/``decr`` (Redis,
+memcached and the local-memory cache make them atomic), so two workers can never both
+take the last unit: whoever increments second sees the first one's reservation and
+gives its own back. Calls are therefore spread at the rate, never sent in bursts the
+CDN would refuse, whatever their size.
 
 Adapting
 --------
@@ -156,8 +157,9 @@ class RateLimiter:
 
         :param key: what shares the limit (a CDN account id…); shown in cache keys, so
             never a secret (unusual values are hashed).
-        :param cost: units (URLs, or calls); a cost above one burst is charged as one
-            burst, so that it can still go through when the budget is full.
+        :param cost: units (URLs, or calls). A cost above one burst goes through when
+            the budget is full, and is charged in full: the calls after it wait until
+            it is paid back, so the long-run rate holds whatever the calls' sizes.
         :returns: ``0.0`` when taken; otherwise the seconds to wait before trying again
             (nothing taken).
         :raises ValueError: ``cost`` below 1.
@@ -173,21 +175,27 @@ class RateLimiter:
         burst = max(1.0, budget.capacity * self.safety * self.factor(key, budget))
         interval_us = 1_000_000 / rate
         tolerance_us = burst * interval_us
-        increment = max(1, round(min(cost, burst) * interval_us))
+        increment = max(1, round(cost * interval_us))
+        # Allowed while the reservation ends within one burst of now; a call bigger than
+        # a burst, while the bucket is full (the counter was at or before now).
+        limit_us = max(tolerance_us, increment)
         now_us = math.floor(now * 1_000_000)
         tat_key = _key(key, budget.family, "tat")
-        timeout = math.ceil(tolerance_us / 1_000_000) + _KEY_GRACE_SECONDS
+        timeout = math.ceil(limit_us / 1_000_000) + _KEY_GRACE_SECONDS
         tat = cache.get(tat_key)
         if tat is None or int(tat) < now_us:
             # The budget is full (idle since then): restart the clock at now. Two
             # workers doing this at once may lose one reservation: one call early.
             cache.set(tat_key, now_us, timeout)
         reserved = _incr(cache, tat_key, increment, now_us, timeout)
-        if reserved - now_us <= tolerance_us:
+        if reserved - now_us <= limit_us:
+            # The counter must outlive what it reserves: expiring while in the future
+            # would hand out a whole burst again. Its expiry was set when it was created.
+            cache.touch(tat_key, math.ceil((reserved - now_us) / 1_000_000) + timeout)
             return 0.0
         with contextlib.suppress(ValueError):
             cache.decr(tat_key, increment)
-        return (reserved - now_us - tolerance_us) / 1_000_000
+        return (reserved - now_us - limit_us) / 1_000_000
 
     def acquire(
         self, key: str, budget: RateBudget, cost: int, *, max_wait: float | None = None

@@ -349,12 +349,16 @@ class Registry:
                 if model not in saved:
                     self.unregister(model)
             for model, registration in saved.items():
-                if model not in self._registrations:
-                    self._registrations[model] = registration
-                    for connect, _disconnect in self._observers:
-                        connect(model)
-                else:
-                    self._registrations[model] = registration
+                current = self._registrations.get(model)
+                if current is registration:
+                    continue
+                if current is not None:
+                    # Registered again inside with other options: undo its receivers.
+                    for _connect, disconnect in self._observers:
+                        disconnect(model)
+                self._registrations[model] = registration
+                for connect, _disconnect in self._observers:
+                    connect(model)
 
 
 #: The registry used by :func:`django_cfpurge.register` and the receivers.

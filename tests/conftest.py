@@ -1,8 +1,8 @@
-"""Shared fixtures. Plugins: the Cloudflare wire contract, and real-process servers."""
+"""Shared fixtures. Plugins: the Cloudflare wire contract, real-process servers, an S3 API."""
 
 import pytest
 
-pytest_plugins = ["tests.cfapi", "tests.procs"]
+pytest_plugins = ["tests.cfapi", "tests.procs", "tests.s3server"]
 
 
 @pytest.fixture(autouse=True)

@@ -49,6 +49,10 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 #: Characters of an unexpected body kept for a message or the purge log (after redaction).
 SNIPPET_CHARS = 300
+#: Nesting kept of a parsed body (CDN replies nest a few levels; deeper is cut).
+MAX_BODY_DEPTH = 32
+# Pieces of a secret shorter than this are not redacted on their own.
+_MIN_PART_CHARS = 8
 
 _RATELIMIT_RESET = re.compile(r"(?:^|[;,\s])t\s*=\s*(\d+(?:\.\d+)?)")
 _RATELIMIT_REMAINING = re.compile(r"(?:^|[;,\s])r\s*=\s*(\d+(?:\.\d+)?)")
@@ -81,10 +85,13 @@ def check_api_url(url: str, *, setting: str) -> str:
     try:
         parts = urlsplit(str(url).strip())
         host = parts.hostname
+        # A port that is not a number in 1-65535 raises here; left alone it would fail
+        # every request later, with an error that reads like a bad credential.
+        port = parts.port
     except ValueError:
-        parts, host = None, None
+        parts, host, port = None, None, None
     values = {"setting": setting}
-    if parts is None or not host:
+    if parts is None or not host or port == 0:
         raise InsecureAPIURL(
             gettext("%(setting)s is not a URL such as https://api.cloudflare.com/client/v4.")
             % values
@@ -214,8 +221,13 @@ class Redactor:
     """Replaces each secret (and each of its whitespace-separated parts) in text."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
+        values = {s for s in secrets if s and len(s) >= 4}
+        # A value pasted with a line break in it may come back in pieces (a header
+        # folded by a proxy); pieces too short to identify anything are left alone, so
+        # that our own sentences ("the word “Bearer”") stay readable.
+        values |= {part for s in list(values) for part in s.split() if len(part) >= _MIN_PART_CHARS}
         # Longest first, so that a secret containing another is replaced whole.
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self._secrets = sorted(values, key=len, reverse=True)
 
     def text(self, value: str) -> str:
         """``value`` with every secret replaced by ``[redacted]``."""
@@ -223,14 +235,20 @@ class Redactor:
             value = value.replace(secret, "[redacted]")
         return value
 
-    def value(self, value: Any) -> Any:
-        """A parsed body (dicts, lists, strings) with every secret replaced."""
+    def value(self, value: Any, _depth: int = 0) -> Any:
+        """A parsed body (dicts, lists, strings) with every secret replaced.
+
+        Nesting deeper than any CDN reply is cut (``"…"``) rather than followed, so a
+        hostile body cannot exhaust the stack.
+        """
         if isinstance(value, str):
             return self.text(value)
+        if isinstance(value, dict | list | tuple) and _depth >= MAX_BODY_DEPTH:
+            return "…"
         if isinstance(value, dict):
-            return {self.text(str(k)): self.value(v) for k, v in value.items()}
+            return {self.text(str(k)): self.value(v, _depth + 1) for k, v in value.items()}
         if isinstance(value, list | tuple):
-            return [self.value(v) for v in value]
+            return [self.value(v, _depth + 1) for v in value]
         return value
 
     def snippet(self, content: bytes, limit: int = SNIPPET_CHARS) -> str:
@@ -473,9 +491,12 @@ def retry_after(headers: Mapping[str, str], status: int = 429) -> float | None:
     raw = (headers.get("Retry-After") or "").strip()
     if raw:
         try:
-            return max(0.0, float(raw))
+            seconds = float(raw)
         except ValueError:
-            pass
+            seconds = None
+        # "inf", "nan" and "1e999" parse as floats but are no number of seconds.
+        if seconds is not None and math.isfinite(seconds):
+            return max(0.0, seconds)
         try:
             when = email.utils.parsedate_to_datetime(raw)
         except (TypeError, ValueError):

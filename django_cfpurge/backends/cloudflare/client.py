@@ -43,6 +43,11 @@ from .credentials import AUTH_TOKEN, CloudflareCredentials
 
 logger = logging.getLogger(__name__)
 
+#: Error entries kept from one answer (``error_chain`` included).
+MAX_ERROR_ENTRIES = 50
+_NOT_JSON = object()
+_END = object()
+
 
 @dataclass(frozen=True)
 class TokenInfo:
@@ -226,10 +231,11 @@ class CloudflareClient:
             json=json,
         )
         status = response.status_code
-        try:
-            payload = response.json()
-        except ValueError:
-            raise self._not_envelope(response, operation, _what_came(response)) from None
+        payload = _parse_json(response)
+        if payload is _NOT_JSON:
+            # Raised here, not in an ``except`` block: the decoder's error keeps the
+            # whole body (``.doc``), which may echo a credential, and would be chained.
+            raise self._not_envelope(response, operation, _what_came(response))
         if not _is_envelope(payload):
             raise self._not_envelope(
                 response, operation, gettext("JSON that is not Cloudflare's API reply")
@@ -288,6 +294,7 @@ class CloudflareClient:
                     endpoint=endpoint,
                     zone_id=self.credentials.zone_id,
                     account_id=account_id,
+                    token=token,
                 ),
             )
         if 400 <= status < 500:
@@ -305,6 +312,8 @@ class CloudflareClient:
         status = response.status_code
         wait = retry_after(response.headers, status)
         body = self.http.redactor.snippet(response.content)
+        # ``what`` quotes the answer's Content-Type: redacted like everything it sent.
+        what = self.http.redactor.text(what)
         if status == 429:
             return RateLimited(
                 messages.not_cloudflare_busy(status, what, seconds_text(wait) if wait else None),
@@ -377,20 +386,37 @@ def _is_envelope(payload: Any) -> bool:
 
 
 def _messages(entries: Any) -> Iterator[ApiMessage]:
-    """Cloudflare's ``errors`` entries, ``error_chain`` flattened in, malformed skipped."""
-    if not isinstance(entries, list):
-        return
-    for entry in entries:
+    """Cloudflare's ``errors`` entries, ``error_chain`` flattened in (depth first, in
+    order), malformed skipped; at most :data:`MAX_ERROR_ENTRIES`, however deep the
+    chain nests."""
+    stack: list[Iterator[Any]] = [iter(entries)] if isinstance(entries, list) else []
+    count = 0
+    while stack and count < MAX_ERROR_ENTRIES:
+        entry = next(stack[-1], _END)
+        if entry is _END:
+            stack.pop()
+            continue
         if not isinstance(entry, dict):
             continue
         code = entry.get("code")
         try:
             number = int(code) if code is not None and not isinstance(code, bool) else 0
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             number = 0
         message = entry.get("message")
+        count += 1
         yield ApiMessage(number, message if isinstance(message, str) else "")
-        yield from _messages(entry.get("error_chain"))
+        chain = entry.get("error_chain")
+        if isinstance(chain, list):
+            stack.append(iter(chain))
+
+
+def _parse_json(response: requests.Response) -> Any:
+    """The answer's JSON, or :data:`_NOT_JSON` (not JSON, or nested too deep to read)."""
+    try:
+        return response.json()
+    except (ValueError, RecursionError):
+        return _NOT_JSON
 
 
 def _parse_datetime(value: Any) -> datetime | None:

@@ -34,6 +34,8 @@ _TOKEN_SCANNABLE = re.compile(r"cf(ut|at)_[A-Za-z0-9_-]{40,60}")
 _TOKEN_LEGACY = re.compile(r"[A-Za-z0-9_-]{40,80}")
 _KEY_SCANNABLE = re.compile(r"cfk_[A-Za-z0-9_-]{40,60}")
 _KEY_LEGACY = re.compile(r"[0-9a-f]{37,45}")
+# "Bearer abc…", "Bearer:abc…", "Authorization: Bearer abc…", or "Bearer" glued to it.
+_BEARER = re.compile(r"(?:authorization\s*:\s*)?bearer(?:[\s:]|$|(?=[A-Za-z0-9_-]{40}))", re.I)
 
 # Translators: the names of the values pasted from Cloudflare, as they appear inside the
 # messages about them ("The Zone ID must be 32 hexadecimal characters").
@@ -79,14 +81,16 @@ def clean_account_id(value: str | None) -> str:
 
 def clean_api_token(value: str | None) -> str:
     """A trimmed API token, or an error with what is wrong with it."""
-    token = clean_value(value, field="api_token", label=API_TOKEN_LABEL)
-    if not token:
-        raise InvalidCredentials(gettext("Enter the API token."), field="api_token")
-    if token.lower().startswith("bearer"):
+    # Before the generic checks: "Bearer <token>" (or a whole "Authorization:" header)
+    # has a space in it, and "contains a space" would not say which part to remove.
+    if _BEARER.match(strip(value)):
         raise InvalidCredentials(
             gettext("Paste the token without the word “Bearer” in front of it."),
             field="api_token",
         )
+    token = clean_value(value, field="api_token", label=API_TOKEN_LABEL)
+    if not token:
+        raise InvalidCredentials(gettext("Enter the API token."), field="api_token")
     if looks_like_global_key(token):
         raise InvalidCredentials(
             gettext(
@@ -165,8 +169,9 @@ class CloudflareCredentials:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """The values to redact from everything reported."""
-        return tuple(s for s in (self.api_token, self.api_key) if s)
+        """The values to redact from everything reported (the email too: it is half of
+        the Global API Key's credentials)."""
+        return tuple(s for s in (self.api_token, self.api_key, self.email) if s)
 
     def auth_headers(self) -> dict[str, str]:
         """HTTP headers that authenticate a request. Never log them."""

@@ -156,8 +156,11 @@ def _refused(said: str, *, token: bool, operation: str, endpoint: str) -> str:
     return gettext("Cloudflare refused to verify the API token (%(said)s).") % values
 
 
-def not_found(said: str, *, operation: str, endpoint: str, zone_id: str, account_id: str) -> str:
-    """404, 7003, 7000, 1003."""
+def not_found(
+    said: str, *, operation: str, endpoint: str, zone_id: str, account_id: str, token: bool = True
+) -> str:
+    """404, 7003, 7000, 1003. ``token``: the credentials are an API token (not an email +
+    Global API Key)."""
     if operation == "verify" and endpoint == "account":
         return gettext(
             "Cloudflare found no account %(account_id)s for this token (%(said)s): check the "
@@ -168,6 +171,12 @@ def not_found(said: str, *, operation: str, endpoint: str, zone_id: str, account
         return gettext(
             "Cloudflare could not find its token check endpoint (%(said)s); check %(setting)s."
         ) % {"said": said, "setting": SETTING}
+    if not token:
+        return gettext(
+            "Cloudflare found no zone %(zone_id)s for this email and Global API Key "
+            "(%(said)s): did you paste the Account ID or the zone name instead of the Zone ID, "
+            "or does the zone belong to another account?"
+        ) % {"zone_id": zone_id, "said": said}
     return gettext(
         "Cloudflare found no zone %(zone_id)s for these credentials (%(said)s): did you paste "
         "the Account ID or the zone name instead of the Zone ID, or is the token scoped to "

@@ -341,9 +341,14 @@ class ProbePurge(Step):
         zone_name = remote.name if remote else ""
         path = get_str("PROBE_PATH") or "/__cfpurge_probe"
         url = f"https://{zone_name}{path if path.startswith('/') else '/' + path}"
+        client = self.client(context)
         try:
-            self.client(context).purge("files", [url])
+            client.purge("files", [url])
         except AuthenticationFailed as err:
+            if client.credentials.auth_kind != AUTH_TOKEN:
+                # A Global API Key has no permissions of its own to edit: the client's
+                # sentence names the account and the Zone ID.
+                return StepResult(ERROR, str(err))
             return StepResult(
                 ERROR,
                 gettext(
