@@ -10,6 +10,8 @@ from django.db import models
 
 from .enums import Event
 
+_MISSING = object()
+
 
 def payload(
     *,
@@ -31,6 +33,74 @@ def payload(
         "values": values or {},
         "current": current or {},
     }
+
+
+def classify_save(
+    file_fields: tuple[str, ...],
+    watched: tuple[str, ...],
+    old: dict[str, Any],
+    new: dict[str, Any],
+    *,
+    created: bool,
+    written: list[str],
+    uploaded: list[str],
+) -> tuple[str, dict[str, Any]] | None:
+    """What a save was: ``(event, payload)``, or None when nothing registered changed.
+
+    :param old: file names and watched values before the save.
+    :param new: the same after it.
+    :param written: file fields whose name was written or assigned for this save: one
+        whose name did not change was overwritten in place.
+    :param uploaded: file fields whose content was written for this save: a name change
+        with new content is a replacement, without it a rename or move.
+    """
+    if created:
+        files = {name: [None, new[name]] for name in file_fields if new.get(name)}
+        return Event.CREATED, payload(
+            files=files,
+            values={name: new.get(name) for name in watched},
+            current={name: new.get(name) for name in file_fields},
+        )
+    files, event = _file_changes(file_fields, old, new, written, uploaded)
+    fields = {
+        name: [old.get(name), new[name]]
+        for name in watched
+        if name in new and old.get(name, _MISSING) != new[name]
+    }
+    if fields and not event:
+        event = Event.CHANGED
+    if not event:
+        return None
+    return event, payload(
+        files=files,
+        fields=fields,
+        values={name: new.get(name) for name in watched},
+        current={name: new.get(name) for name in file_fields},
+    )
+
+
+def _file_changes(
+    file_fields: tuple[str, ...],
+    old: dict[str, Any],
+    new: dict[str, Any],
+    written: list[str],
+    uploaded: list[str],
+) -> tuple[dict[str, list[str | None]], str]:
+    files: dict[str, list[str | None]] = {}
+    events: list[str] = []
+    for name in file_fields:
+        before, after = old.get(name), new.get(name)
+        if before != after:
+            files[name] = [before, after]
+            replaced = name in uploaded or not before or not after
+            events.append(Event.REPLACED if replaced else Event.RENAMED)
+        elif name in written and after:
+            files[name] = [after, after]
+            events.append(Event.OVERWRITTEN)
+    for event in (Event.REPLACED, Event.RENAMED, Event.OVERWRITTEN):
+        if event in events:
+            return files, event
+    return files, ""
 
 
 @dataclass

@@ -241,28 +241,7 @@ class Drainer:
             logger.warning("django-cfpurge: resolving %r failed", row, exc_info=True)
             self._retry([row], token, ErrorKind.RESOLVE, f"{type(err).__name__}: {err}")
             return []
-        per_zone: dict[int, dict[str, list[Any]]] = {}
-        zones: dict[int, Zone] = {}
-        skipped = list(resolution.skipped)
-        scope = [row.zone] if row.zone is not None else router.zones
-        for kind, items in resolution.targets.items():
-            for item in items:
-                reason = unpurgeable(kind, item)
-                destinations = [] if reason else self._destinations(row, kind, item, router, scope)
-                if not reason and not destinations:
-                    reason = gettext("No configured zone serves the host “%(host)s”.") % {
-                        "host": host_of(kind, item)
-                    }
-                for zone in destinations:
-                    if kind not in zone_kinds(zone):
-                        skipped.append(
-                            {"target": item_key(item), "reason": _unsupported(zone, kind)}
-                        )
-                        continue
-                    zones[zone.pk] = zone
-                    per_zone.setdefault(zone.pk, {}).setdefault(kind, []).append(item)
-                if reason:
-                    skipped.append({"target": item_key(item), "reason": reason})
+        per_zone, zones, skipped = self._route(row, resolution, router)
         row.skipped_targets = skipped
         resolved.append(row)
         if not per_zone:
@@ -302,6 +281,35 @@ class Drainer:
             PurgeRequest.objects.bulk_create(extra)
             self.report.claimed += len(extra)
         return [row, *extra]
+
+    def _route(
+        self, row: PurgeRequest, resolution: Any, router: ZoneRouter
+    ) -> tuple[dict[int, dict[str, list[Any]]], dict[int, Zone], list[dict[str, str]]]:
+        """Each target to the zones that take it (by host; tags and "everything" to every
+        zone in scope), or to the skipped list with the reason."""
+        per_zone: dict[int, dict[str, list[Any]]] = {}
+        zones: dict[int, Zone] = {}
+        skipped = list(resolution.skipped)
+        scope = [row.zone] if row.zone is not None else router.zones
+        for kind, items in resolution.targets.items():
+            for item in items:
+                reason = unpurgeable(kind, item)
+                destinations = [] if reason else self._destinations(row, kind, item, router, scope)
+                if not reason and not destinations:
+                    reason = gettext("No configured zone serves the host “%(host)s”.") % {
+                        "host": host_of(kind, item)
+                    }
+                if reason:
+                    skipped.append({"target": item_key(item), "reason": reason})
+                for zone in destinations:
+                    if kind not in zone_kinds(zone):
+                        skipped.append(
+                            {"target": item_key(item), "reason": _unsupported(zone, kind)}
+                        )
+                        continue
+                    zones[zone.pk] = zone
+                    per_zone.setdefault(zone.pk, {}).setdefault(kind, []).append(item)
+        return per_zone, zones, skipped
 
     @staticmethod
     def _destinations(

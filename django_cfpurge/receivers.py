@@ -1,45 +1,36 @@
 """Model receivers for registered senders: capture what changed and write outbox rows.
 
 Runs on the request path, so it does no network I/O and imports no HTTP client.
-A save or delete adds at most one INSERT (``bulk_create``) to its own transaction;
-the drain is dispatched after commit.
+A save or delete adds at most one INSERT to its own transaction; the drain is
+dispatched after commit.
 
 Old values come from a snapshot of file *names* (never ``FieldFile`` objects, whose
 deep copy drags the whole instance along) and watched values, taken from the
-instance's ``__dict__`` when it is loaded.
-
-A file written again under the name it already has (``FieldFile.save()`` on a storage
-that overwrites, or ``storage.save()`` then assigning the name) leaves nothing to
-compare: ``FieldFile.save()`` writes to the storage before the model's ``pre_save``,
-and the name does not change. So, for registered file fields only, the model's
-descriptor and the field's ``attr_class`` are replaced by subclasses that note on the
-instance each name written or assigned after ``post_init``; a save whose name is
-unchanged but was noted is an overwrite. They are installed by :func:`connect_model`
-and removed by :func:`disconnect_model`; users' models are not edited.
+instance's ``__dict__`` when it is loaded. Writes that leave the name unchanged are
+noted by :mod:`django_cfpurge.tracking`; :func:`django_cfpurge.changes.classify_save`
+decides what the save was.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
 from django.core.files import File
 from django.db import models
-from django.db.models.fields.files import FieldFile, FileDescriptor
+from django.db.models.fields.files import FieldFile
 from django.db.models.signals import post_delete, post_init, post_save, pre_save
 
+from . import changes
+from .enums import Event
 from .outbox.write import record_change
 from .registry import Registration, registry
+from .tracking import SNAPSHOT_ATTR, take_notes, track_writes, untrack_writes
 
 logger = logging.getLogger(__name__)
 
-SNAPSHOT_ATTR = "_cfpurge_snapshot"
 PRESAVE_ATTR = "_cfpurge_presave"
-#: On an instance: file field name → names written or assigned since its last save.
-WRITTEN_ATTR = "_cfpurge_written"
-_MISSING = object()
 
 
 def _uid(kind: str, model: type[models.Model]) -> str:
@@ -65,7 +56,7 @@ def connect_model(model: type[models.Model]) -> None:
     to its registered file fields (idempotent)."""
     registration = registry.get(model)
     if registration is not None:
-        _track_writes(model, registration)
+        track_writes(model, registration)
     for sender in _senders(model):
         post_init.connect(_on_post_init, sender=sender, dispatch_uid=_uid("post_init", sender))
         pre_save.connect(_on_pre_save, sender=sender, dispatch_uid=_uid("pre_save", sender))
@@ -77,140 +68,12 @@ def connect_model(model: type[models.Model]) -> None:
 
 def disconnect_model(model: type[models.Model]) -> None:
     """Disconnect the receivers of one model and its proxies, and stop tracking writes."""
-    _untrack_writes(model)
+    untrack_writes(model)
     for sender in _senders(model):
         post_init.disconnect(sender=sender, dispatch_uid=_uid("post_init", sender))
         pre_save.disconnect(sender=sender, dispatch_uid=_uid("pre_save", sender))
         post_save.disconnect(sender=sender, dispatch_uid=_uid("post_save", sender))
         post_delete.disconnect(sender=sender, dispatch_uid=_uid("post_delete", sender))
-
-
-# -- same-name writes ---------------------------------------------------------------------------
-
-
-def _note_written(instance: models.Model, field_name: str, name: Any) -> None:
-    """Remember that ``name`` was written to, or assigned to, ``field_name``."""
-    # Before post_init there is no snapshot: that is Django building the instance
-    # (``__init__``, ``from_db``), not a write.
-    if not name or not isinstance(name, str) or SNAPSHOT_ATTR not in instance.__dict__:
-        return
-    if registry.get(type(instance)) is None:  # a subclass, or a model unregistered since
-        return
-    instance.__dict__.setdefault(WRITTEN_ATTR, {}).setdefault(field_name, set()).add(name)
-
-
-class _NoteWrittenName:
-    """Mixin for a registered field's ``attr_class``: notes each name set after construction.
-
-    ``FieldFile.save()`` sets ``name`` to what the storage wrote; ``instance.field.name =
-    "..."`` assigns one. Both note it on the instance.
-    """
-
-    _cfpurge_base: type[FieldFile]
-
-    def __setattr__(self, attr: str, value: Any) -> None:
-        super().__setattr__(attr, value)
-        # ``File.__init__`` sets the name before ``FieldFile.__init__`` sets the instance.
-        if attr == "name" and "instance" in self.__dict__:
-            _note_written(self.instance, self.field.name, value)  # type: ignore[attr-defined]
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        # Pickle and copy as the field's own class, which outlives any registration
-        # (model instances are often cached with their files). Not ``copyreg.__newobj__``:
-        # pickle insists that it be given the object's own class.
-        state = self.__getstate__()  # type: ignore[attr-defined]
-        return (object.__new__, (self._cfpurge_base,), state)
-
-
-class _NoteAssignedName:
-    """Mixin for a registered field's descriptor: notes a name assigned after ``post_init``.
-
-    ``instance.field = "photos/a.jpg"`` is how a file written with ``storage.save()`` is
-    attached. A ``File`` assigned is written by ``pre_save`` (noted there by
-    :class:`_NoteWrittenName`), and a committed ``FieldFile`` assigned (Django's forms do
-    so on every save) writes nothing, so neither is noted here.
-    """
-
-    field: models.FileField
-
-    def __set__(self, instance: models.Model, value: Any) -> None:
-        super().__set__(instance, value)  # type: ignore[misc]
-        if isinstance(value, str):
-            _note_written(instance, self.field.name, value)
-
-
-_subclasses: dict[tuple[type, type], type] = {}
-
-
-def _tracking_subclass(mixin: type, base: type) -> type:
-    """``base`` with ``mixin`` in front, one class per base (a tracking class as is)."""
-    if issubclass(base, mixin):
-        return base
-    key = (mixin, base)
-    if key not in _subclasses:
-        attrs = {"__module__": __name__, "_cfpurge_base": base}
-        _subclasses[key] = type(f"Tracked{base.__name__}", (mixin, base), attrs)
-    return _subclasses[key]
-
-
-@dataclass(frozen=True)
-class _Tracking:
-    """What tracking replaced on one model.
-
-    :ivar previous: attname → the model's own class attribute before (``_MISSING``: it
-        inherited the descriptor).
-    :ivar fields: the file fields whose ``attr_class`` it uses.
-    """
-
-    previous: dict[str, Any]
-    fields: list[models.FileField]
-
-
-_tracked_models: dict[type[models.Model], _Tracking] = {}
-#: Field → its own ``attr_class`` attribute before tracking (``_MISSING``: the class's).
-_tracked_fields: dict[models.FileField, Any] = {}
-
-
-def _track_writes(model: type[models.Model], registration: Registration) -> None:
-    """Install the tracking descriptor and ``attr_class`` on ``registration``'s file fields."""
-    _untrack_writes(model)
-    previous: dict[str, Any] = {}
-    fields: list[models.FileField] = []
-    for name in registration.fields:
-        fld = model._meta.get_field(name)
-        if not isinstance(fld, models.FileField):  # register() accepts file fields only
-            continue
-        descriptor = getattr(model, fld.attname, None)
-        if not isinstance(descriptor, FileDescriptor):
-            continue  # a descriptor replaced by something else: leave it alone
-        previous[fld.attname] = model.__dict__.get(fld.attname, _MISSING)
-        fields.append(fld)
-        setattr(model, fld.attname, _tracking_subclass(_NoteAssignedName, type(descriptor))(fld))
-        if fld not in _tracked_fields:
-            _tracked_fields[fld] = fld.__dict__.get("attr_class", _MISSING)
-            fld.attr_class = _tracking_subclass(_NoteWrittenName, fld.attr_class)
-    _tracked_models[model] = _Tracking(previous, fields)
-
-
-def _untrack_writes(model: type[models.Model]) -> None:
-    """Put back what :func:`_track_writes` replaced on ``model`` (a no-op if nothing)."""
-    tracking = _tracked_models.pop(model, None)
-    if tracking is None:
-        return
-    for attname, previous in tracking.previous.items():
-        if previous is _MISSING:
-            delattr(model, attname)
-        else:
-            setattr(model, attname, previous)
-    in_use = {fld for other in _tracked_models.values() for fld in other.fields}
-    for fld in tracking.fields:
-        if fld in in_use or fld not in _tracked_fields:
-            continue
-        previous = _tracked_fields.pop(fld)
-        if previous is _MISSING:
-            del fld.attr_class
-        else:
-            fld.attr_class = previous
 
 
 def file_name(value: Any) -> str | None:
@@ -294,60 +157,6 @@ def _on_pre_save(
     instance.__dict__[PRESAVE_ATTR] = (old, uploading)
 
 
-def describe_save(
-    registration: Registration,
-    old: dict[str, Any],
-    new: dict[str, Any],
-    *,
-    created: bool,
-    uploading: list[str],
-) -> tuple[str, dict[str, Any]] | None:
-    """Classify a save: ``(event, change)`` or None when nothing registered changed.
-
-    ``uploading`` names the file fields written (or assigned a name) for this save: one
-    whose name did not change was overwritten in place.
-
-    ``change`` holds ``files`` (name → [old, new]), ``fields`` (watched name →
-    [old, new]) and ``values`` (current watched values).
-    """
-    files: dict[str, list[str | None]] = {}
-    fields: dict[str, list[Any]] = {}
-    event = ""
-    for name in registration.fields:
-        before, after = old.get(name), new.get(name)
-        if created:
-            if after:
-                files[name] = [None, after]
-        elif before != after:
-            files[name] = [before, after]
-            event = event or "replaced"
-        elif name in uploading and after:
-            files[name] = [after, after]
-            event = event or "overwritten"
-    if not created:
-        for name in registration.watch:
-            if name in new and old.get(name, _MISSING) != new[name]:
-                fields[name] = [old.get(name), new[name]]
-        if fields and not event:
-            event = "changed"
-    if created:
-        event = "created"
-    if not event:
-        return None
-    values = {name: new.get(name) for name in registration.watch}
-    change = {
-        "files": files,
-        "fields": fields,
-        "values": values,
-        "current": _names(new, registration),
-    }
-    return event, change
-
-
-def _names(values: dict[str, Any], registration: Registration) -> dict[str, str | None]:
-    return {name: values.get(name) for name in registration.fields}
-
-
 def _saved_names(registration: Registration, update_fields: Any) -> set[str]:
     """Registered file and watched fields written by a save with ``update_fields``."""
     names = (*registration.fields, *registration.watch)
@@ -358,32 +167,6 @@ def _saved_names(registration: Registration, update_fields: Any) -> set[str]:
         for name in names
         if name in update_fields or registration.attnames.get(name, name) in update_fields
     }
-
-
-def _written_fields(
-    instance: models.Model,
-    registration: Registration,
-    saved: set[str],
-    current: dict[str, Any],
-    uploading: list[str],
-) -> list[str]:
-    """Saved file fields whose stored name was written or assigned since the last save.
-
-    A file committed by this save (``uploading``) counts; so does a name noted by the
-    tracking classes (``FieldFile.save()``, ``instance.field = name``, ``instance.field.name
-    = name``). Their notes are cleared: this save has handled them.
-    """
-    noted: dict[str, set[str]] = instance.__dict__.get(WRITTEN_ATTR) or {}
-    written = []
-    for name in registration.fields:
-        if name not in saved:
-            continue
-        if name in uploading or current.get(name) in noted.get(name, ()):
-            written.append(name)
-        noted.pop(name, None)
-    if not noted:
-        instance.__dict__.pop(WRITTEN_ATTR, None)
-    return written
 
 
 def _on_post_save(
@@ -411,13 +194,25 @@ def _on_post_save(
         if not saved:
             return
     current = {**old, **new}
-    written = _written_fields(instance, registration, saved, current, uploading)
-    described = describe_save(registration, old, current, created=created, uploading=written)
+    noted, uploaded = take_notes(instance, saved & set(registration.fields))
+    written = [
+        name
+        for name in registration.fields
+        if name in saved and (name in uploading or current.get(name) in noted.get(name, ()))
+    ]
+    described = changes.classify_save(
+        registration.fields,
+        registration.watch,
+        old,
+        current,
+        created=created,
+        written=written,
+        uploaded=[*uploading, *uploaded],
+    )
     instance.__dict__[SNAPSHOT_ATTR] = current
-    if described is None:
-        return
-    event, change = described
-    record_change(registration, instance, event, change, using=using)
+    if described is not None:
+        event, change = described
+        record_change(registration, instance, event, change, using=using)
 
 
 def _on_post_delete(
@@ -428,12 +223,12 @@ def _on_post_delete(
         return
     stored = dict(instance.__dict__.get(SNAPSHOT_ATTR) or {})
     current = snapshot(instance, registration)
-    files: dict[str, list[str | None]] = {}
-    for name in registration.fields:
-        # The stored name is what the CDN served; an unsaved in-memory change is not.
-        value = stored.get(name) or current.get(name)
-        if value:
-            files[name] = [value, None]
+    # The stored name is what the CDN served; an unsaved in-memory change is not.
+    files: dict[str, list[str | None]] = {
+        name: [value, None]
+        for name in registration.fields
+        if (value := stored.get(name) or current.get(name))
+    }
     values = {name: current.get(name, stored.get(name)) for name in registration.watch}
-    change = {"files": files, "fields": {}, "values": values, "current": {}}
-    record_change(registration, instance, "deleted", change, using=using)
+    change = changes.payload(files=files, values=values)
+    record_change(registration, instance, Event.DELETED, change, using=using)

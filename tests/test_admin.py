@@ -7,7 +7,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import override_settings
 from django.urls import reverse
 
-from django_cfpurge.models import Zone, PurgeRequest
+from django_cfpurge.models import PurgeRequest, Zone
 from django_cfpurge.testing import make_zone
 from django_cfpurge.zones import hostname_patterns
 from tests.cfapi import ACCOUNT_ID, API_TOKEN, GLOBAL_API_KEY, ZONE_ID

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from django_cfpurge import api
 from django_cfpurge.drain import drain
-from django_cfpurge.models import Zone, PurgeRequest
+from django_cfpurge.models import PurgeRequest, Zone
 from django_cfpurge.testing import make_zone
 from django_cfpurge.testing.fake_cloudflare import (
     DEFAULT_TOKEN,

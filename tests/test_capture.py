@@ -90,8 +90,17 @@ def test_rename_records_old_and_new_path(photos):
     photo.image.name = "photos/moved/cat.jpg"
     photo.save()
     row = rows()[-1]
-    assert row.event == "replaced"
+    assert row.event == "renamed"
     assert row.change["files"] == {"image": [old, "photos/moved/cat.jpg"]}
+
+
+def test_new_content_under_a_new_name_is_a_replacement(photos):
+    photo = Photo.objects.get(pk=new_photo("cat.jpg").pk)
+    old = photo.image.name
+    photo.image.save("dog.jpg", ContentFile(b"other bytes"))
+    row = rows()[-1]
+    assert row.event == "replaced"
+    assert row.change["files"] == {"image": [old, photo.image.name]}
 
 
 def test_delete_records_the_stored_name(photos):

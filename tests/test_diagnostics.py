@@ -12,7 +12,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from django_cfpurge.diagnostics import run_connection_test
-from django_cfpurge.models import Zone, PurgeRequest
+from django_cfpurge.models import PurgeRequest, Zone
 from django_cfpurge.testing import make_zone
 from tests.cfapi import ACCOUNT_API_TOKEN, ACCOUNT_ID, API_TOKEN, GLOBAL_API_KEY, ZONE_ID
 

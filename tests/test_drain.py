@@ -12,15 +12,15 @@ from django.utils import timezone
 from django_cfpurge import api
 from django_cfpurge.drain import drain
 from django_cfpurge.exceptions import (
-    AuthenticationFailed,
     ApiMessage,
+    AuthenticationFailed,
     RateLimited,
     ServerError,
 )
 from django_cfpurge.models import PurgeRequest
 from django_cfpurge.registry import registry
 from django_cfpurge.signals import purge_failed, purge_succeeded
-from django_cfpurge.testing import PurgeRecorder, capture_purges, make_zone
+from django_cfpurge.testing import capture_purges, make_zone
 from tests.testapp.models import Folder, Photo
 
 pytestmark = pytest.mark.django_db

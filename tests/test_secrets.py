@@ -94,7 +94,14 @@ def test_drain_task_takes_no_arguments(monkeypatch, django_capture_on_commit_cal
     args, kwargs = sent[0]
     assert args == ()
     # No task arguments: only delivery options (the connection is the broker's, not ours).
-    assert set(kwargs) <= {"countdown", "retry", "queue", "connection", "soft_time_limit", "time_limit"}
+    assert set(kwargs) <= {
+        "countdown",
+        "retry",
+        "queue",
+        "connection",
+        "soft_time_limit",
+        "time_limit",
+    }
     assert "args" not in kwargs and "kwargs" not in kwargs
     assert API_TOKEN not in repr(sent)
 

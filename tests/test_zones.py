@@ -26,7 +26,7 @@ def test_zone_id_without_secret_asks_for_an_api_token(settings):
     zone = Zone.objects.get(name="production")
     assert zone.auth_kind == AUTH_TOKEN
     with pytest.raises(InvalidCredentials, match="API token"):
-        backend_for(zone).credentials
+        backend_for(zone)
 
 
 def test_global_key_in_settings_makes_a_global_key_zone(settings):

@@ -9,8 +9,6 @@ contract.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext

@@ -21,6 +21,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.test import override_settings
+
+from ..backends import TEST_SETTING
+from . import recording
 from .recording import PurgeCall, PurgeRecorder, RecordingCloudflare, recorder
 
 __all__ = [
@@ -52,10 +56,6 @@ def capture_purges(target: PurgeRecorder | None = None) -> Iterator[PurgeRecorde
 
     :param target: a recorder to fill instead of the module's :data:`recorder`.
     """
-    from django.test import override_settings
-
-    from ..backends import TEST_SETTING
-
     active = target or recorder
     active.reset()
     # A setting of its own (not a key of CFPURGE), so that a test's own
@@ -67,8 +67,6 @@ def capture_purges(target: PurgeRecorder | None = None) -> Iterator[PurgeRecorde
 @contextmanager
 def recording_into(target: PurgeRecorder) -> Iterator[None]:
     """Make the recording backends write into ``target`` inside the block."""
-    from . import recording
-
     previous = recording.current
     recording.current = target
     try:
@@ -86,6 +84,7 @@ TEST_TOKEN = "8M7wS6hCpXVc-DoRnPPY_UCWPgy8aea4Wy6kCe5T"  # noqa: S105  (a docume
 def make_zone(name: str = "example.com", **fields: Any) -> Any:
     """Create (or update) a :class:`~django_cfpurge.models.Zone` for tests (Cloudflare,
     enterprise plan, the documentation's example ids and token, unless given)."""
+    # Imported here: this module is a pytest plugin, loaded before Django's apps are.
     from ..models import Zone
 
     defaults = {"zone_id": TEST_ZONE_ID, "api_token": TEST_TOKEN, "plan": "enterprise", **fields}

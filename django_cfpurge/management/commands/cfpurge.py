@@ -423,78 +423,95 @@ class Command(BaseCommand):
             self.do_drain({"no_progress": True, "json": False})
 
     def do_status(self, options: dict[str, Any]) -> None:
-        zones = self._zones(None)
         overall = outbox_status()
-        data = {
-            "zones": [
-                {
-                    "name": z.name,
-                    "backend": z.backend,
-                    "zone_id": z.zone_id,
-                    "enabled": z.enabled,
-                    "from_settings": z.from_settings,
-                    "last_test_at": z.last_test_at.isoformat() if z.last_test_at else None,
-                    "last_test_ok": z.last_test_ok,
-                    "token_expires_on": z.token_expires_on.isoformat()
-                    if z.token_expires_on
-                    else None,
-                    **outbox_status(z).as_dict(),
-                }
-                for z in zones
-            ],
-            **overall.as_dict(),
-        }
+        data = {"zones": [self._zone_status(z) for z in self._zones(None)], **overall.as_dict()}
         if options.get("json"):
             self.stdout.write(json.dumps(data, indent=2))
         else:
-            for z in data["zones"]:
-                if not z["last_test_at"]:
-                    tested = gettext("never tested")
-                elif z["last_test_ok"]:
-                    tested = gettext("last test passed %(when)s") % {"when": z["last_test_at"][:16]}
-                else:
-                    tested = gettext("last test FAILED %(when)s") % {"when": z["last_test_at"][:16]}
-                values = {**z, "tested": tested}
-                if z["enabled"]:
-                    line = gettext(
-                        # Translators: %(tested)s is e.g. "never tested" or "last test passed …".
-                        "%(name)s (%(zone_id)s): %(tested)s; %(pending)d waiting, %(failed)d failed"
-                    )
-                else:
-                    line = gettext(
-                        # Translators: %(tested)s is e.g. "never tested" or "last test passed …".
-                        "%(name)s (%(zone_id)s) [disabled]: %(tested)s; %(pending)d waiting, "
-                        "%(failed)d failed"
-                    )
-                self.stdout.write(line % values)
-            age = data["oldest_pending_seconds"]
-            values = {
-                **data,
-                "age": f"{age:.0f}" if age is not None else "",
-                "now": f"{timezone.now():%Y-%m-%d %H:%M}",
-            }
-            if age is not None and data["reasons"]:
-                summary = gettext(
-                    "All zones: %(pending)d waiting, %(held)d held, %(failed)d failed, "
-                    "%(done_24h)d purged in 24 h; oldest waiting %(age)s s; reasons "
-                    "%(reasons)s (at %(now)s UTC)."
+            for zone in data["zones"]:
+                self.stdout.write(self._zone_line(zone))
+            self.stdout.write(self._summary(data))
+        self._check_worker()
+        if overall.failed:
+            raise CommandError(
+                ngettext(
+                    # Translators: the English singular keeps "request(s)"; translate each form.
+                    "%(count)d purge request(s) failed.",
+                    "%(count)d purge request(s) failed.",
+                    overall.failed,
                 )
-            elif age is not None:
-                summary = gettext(
-                    "All zones: %(pending)d waiting, %(held)d held, %(failed)d failed, "
-                    "%(done_24h)d purged in 24 h; oldest waiting %(age)s s (at %(now)s UTC)."
-                )
-            elif data["reasons"]:
-                summary = gettext(
-                    "All zones: %(pending)d waiting, %(held)d held, %(failed)d failed, "
-                    "%(done_24h)d purged in 24 h; reasons %(reasons)s (at %(now)s UTC)."
-                )
-            else:
-                summary = gettext(
-                    "All zones: %(pending)d waiting, %(held)d held, %(failed)d failed, "
-                    "%(done_24h)d purged in 24 h (at %(now)s UTC)."
-                )
-            self.stdout.write(summary % values)
+                % {"count": overall.failed},
+                returncode=EXIT_FAILED,
+            )
+
+    @staticmethod
+    def _zone_status(z: Zone) -> dict[str, Any]:
+        return {
+            "name": z.name,
+            "backend": z.backend,
+            "zone_id": z.zone_id,
+            "enabled": z.enabled,
+            "from_settings": z.from_settings,
+            "last_test_at": z.last_test_at.isoformat() if z.last_test_at else None,
+            "last_test_ok": z.last_test_ok,
+            "token_expires_on": z.token_expires_on.isoformat() if z.token_expires_on else None,
+            **outbox_status(z).as_dict(),
+        }
+
+    @staticmethod
+    def _zone_line(z: dict[str, Any]) -> str:
+        if not z["last_test_at"]:
+            tested = gettext("never tested")
+        elif z["last_test_ok"]:
+            tested = gettext("last test passed %(when)s") % {"when": z["last_test_at"][:16]}
+        else:
+            tested = gettext("last test FAILED %(when)s") % {"when": z["last_test_at"][:16]}
+        values = {**z, "tested": tested}
+        if z["enabled"]:
+            line = gettext(
+                # Translators: %(tested)s is e.g. "never tested" or "last test passed …".
+                "%(name)s (%(zone_id)s): %(tested)s; %(pending)d waiting, %(failed)d failed"
+            )
+        else:
+            line = gettext(
+                # Translators: %(tested)s is e.g. "never tested" or "last test passed …".
+                "%(name)s (%(zone_id)s) [disabled]: %(tested)s; %(pending)d waiting, "
+                "%(failed)d failed"
+            )
+        return line % values
+
+    @staticmethod
+    def _summary(data: dict[str, Any]) -> str:
+        age = data["oldest_pending_seconds"]
+        values = {
+            **data,
+            "age": f"{age:.0f}" if age is not None else "",
+            "now": f"{timezone.now():%Y-%m-%d %H:%M}",
+        }
+        if age is not None and data["reasons"]:
+            summary = gettext(
+                "All zones: %(pending)d waiting, %(held)d held, %(failed)d failed, "
+                "%(done_24h)d purged in 24 h; oldest waiting %(age)s s; reasons "
+                "%(reasons)s (at %(now)s UTC)."
+            )
+        elif age is not None:
+            summary = gettext(
+                "All zones: %(pending)d waiting, %(held)d held, %(failed)d failed, "
+                "%(done_24h)d purged in 24 h; oldest waiting %(age)s s (at %(now)s UTC)."
+            )
+        elif data["reasons"]:
+            summary = gettext(
+                "All zones: %(pending)d waiting, %(held)d held, %(failed)d failed, "
+                "%(done_24h)d purged in 24 h; reasons %(reasons)s (at %(now)s UTC)."
+            )
+        else:
+            summary = gettext(
+                "All zones: %(pending)d waiting, %(held)d held, %(failed)d failed, "
+                "%(done_24h)d purged in 24 h (at %(now)s UTC)."
+            )
+        return summary % values
+
+    def _check_worker(self) -> None:
         worker = worker_state()
         if worker.stalled:
             if worker.since:
@@ -513,14 +530,3 @@ class Command(BaseCommand):
                     "drain`."
                 ) % {"due": f"{worker.oldest_due:%Y-%m-%d %H:%M:%S}"}
             raise CommandError(message, returncode=EXIT_WAITING)
-        if overall.failed:
-            raise CommandError(
-                ngettext(
-                    # Translators: the English singular keeps "request(s)"; translate each form.
-                    "%(count)d purge request(s) failed.",
-                    "%(count)d purge request(s) failed.",
-                    overall.failed,
-                )
-                % {"count": overall.failed},
-                returncode=EXIT_FAILED,
-            )

@@ -43,6 +43,42 @@ SAMPLES: dict[tuple[str, str], list[tuple[str, bool, RGB, RGB, str]]] = {
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
+def _sun(draw: Any, width: int, height: int) -> None:
+    draw.ellipse([300, 320, 500, 520], fill=(255, 241, 118))
+
+
+def _hills(draw: Any, width: int, height: int) -> None:
+    for i, shade in enumerate(((56, 142, 60), (46, 125, 50), (27, 94, 32))):
+        points = [(x, 420 + 50 * i + 40 * math.sin(x / 90 + i)) for x in range(0, width, 20)]
+        draw.polygon([*points, (width, height), (0, height)], fill=shade)
+
+
+def _stars(draw: Any, width: int, height: int) -> None:
+    for i in range(80):
+        x, y = (i * 197) % width, (i * 113) % (height - 100)
+        draw.ellipse([x, y, x + 3, y + 3], fill=(255, 255, 255))
+
+
+def _circles(draw: Any, width: int, height: int) -> None:
+    for i in range(8):
+        r = 40 + 30 * i
+        draw.ellipse([400 - r, 300 - r, 400 + r, 300 + r], outline=(255, 255, 255), width=4)
+
+
+def _stripes(draw: Any, width: int, height: int) -> None:
+    for x in range(-height, width, 60):
+        draw.line([(x, 0), (x + height, height)], fill=(255, 255, 255), width=18)
+
+
+_PATTERNS = {
+    "sun": _sun,
+    "hills": _hills,
+    "stars": _stars,
+    "circles": _circles,
+    "stripes": _stripes,
+}
+
+
 def sample_png(
     title: str,
     top: RGB,
@@ -58,23 +94,7 @@ def sample_png(
         t = y / (height - 1)
         colour = tuple(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True))
         draw.line([(0, y), (width, y)], fill=colour)
-    if pattern == "sun":
-        draw.ellipse([300, 320, 500, 520], fill=(255, 241, 118))
-    elif pattern == "hills":
-        for i, shade in enumerate(((56, 142, 60), (46, 125, 50), (27, 94, 32))):
-            points = [(x, 420 + 50 * i + 40 * math.sin(x / 90 + i)) for x in range(0, width, 20)]
-            draw.polygon([*points, (width, height), (0, height)], fill=shade)
-    elif pattern == "stars":
-        for i in range(80):
-            x, y = (i * 197) % width, (i * 113) % (height - 100)
-            draw.ellipse([x, y, x + 3, y + 3], fill=(255, 255, 255))
-    elif pattern == "circles":
-        for i in range(8):
-            r = 40 + 30 * i
-            draw.ellipse([400 - r, 300 - r, 400 + r, 300 + r], outline=(255, 255, 255), width=4)
-    elif pattern == "stripes":
-        for x in range(-height, width, 60):
-            draw.line([(x, 0), (x + height, height)], fill=(255, 255, 255), width=18)
+    _PATTERNS[pattern](draw, width, height)
     draw.rectangle([0, height - 70, width, height], fill=(0, 0, 0))
     draw.text((24, height - 50), title, fill=(255, 255, 255), font_size=36)
     buffer = BytesIO()
