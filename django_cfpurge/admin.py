@@ -18,12 +18,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
 from django.core.cache import caches
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -75,8 +76,29 @@ class WorkerBannerMixin:
         return {"cfpurge_worker": state}
 
 
+class RefuseUnavailableActionsMixin:
+    """A POSTed action the user may not run is refused with 403.
+
+    Django would show the list again (or say "No action selected."), which reads like
+    a slip rather than a refusal; the permission table asserts a 403 instead.
+    """
+
+    def refuse_unavailable_action(self, request: HttpRequest) -> None:
+        """:raises PermissionDenied: the request posts an action the user may not run."""
+        if request.method != "POST" or helpers.ACTION_CHECKBOX_NAME not in request.POST:
+            return
+        names = request.POST.getlist("action")
+        try:
+            index = int(request.POST.get("index", 0))
+        except ValueError:
+            index = 0
+        name = names[index] if 0 <= index < len(names) else ""
+        if name and name not in self.get_actions(request):  # type: ignore[attr-defined]
+            raise PermissionDenied
+
+
 @admin.register(Zone)
-class ZoneAdmin(WorkerBannerMixin, admin.ModelAdmin):
+class ZoneAdmin(RefuseUnavailableActionsMixin, WorkerBannerMixin, admin.ModelAdmin):
     """Zones: secrets never rendered back; settings-defined zones read-only; Test connection."""
 
     form = ZoneForm
@@ -182,6 +204,9 @@ class ZoneAdmin(WorkerBannerMixin, admin.ModelAdmin):
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         if "backend" not in request.GET and request.method == "GET":
+            # Django checks the add permission in the form view only; this page is ours.
+            if not self.has_add_permission(request):
+                raise PermissionDenied
             choices = backend_choices()
             context = {
                 **self.admin_site.each_context(request),
@@ -354,8 +379,15 @@ class ZoneAdmin(WorkerBannerMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    @method_decorator(sensitive_post_parameters())
     def test_connection_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        zone = get_object_or_404(Zone, pk=object_id)
+        # The permission first, as Django's own views do: a user who may not test any
+        # zone learns nothing from a 404 either.
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        zone = self.get_object(request, unquote(object_id))
+        if zone is None:
+            raise Http404
         if not self.has_change_permission(request, zone):
             raise PermissionDenied
         if request.method == "POST":
@@ -365,6 +397,7 @@ class ZoneAdmin(WorkerBannerMixin, admin.ModelAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> Any:
+        self.refuse_unavailable_action(request)
         extra_context = {
             **(extra_context or {}),
             **self.worker_context(),
@@ -396,7 +429,7 @@ def _wide(row: PurgeRequest) -> bool:
 
 
 @admin.register(PurgeRequest)
-class PurgeRequestAdmin(WorkerBannerMixin, admin.ModelAdmin):
+class PurgeRequestAdmin(RefuseUnavailableActionsMixin, WorkerBannerMixin, admin.ModelAdmin):
     """The purge log: read-only, with retry/ignore, an activity chart and manual purge."""
 
     list_display = (
@@ -481,7 +514,8 @@ class PurgeRequestAdmin(WorkerBannerMixin, admin.ModelAdmin):
     def retry_now(
         self, request: HttpRequest, queryset: QuerySet[PurgeRequest]
     ) -> HttpResponse | None:
-        wide = [row for row in queryset if _wide(row)]
+        # Rows "Retry now" would not send again (purged already) ask nothing.
+        wide = [row for row in queryset.retryable() if _wide(row)]
         if wide and not request.user.has_perm(PURGE_PERMISSION):
             self.message_user(
                 request,
@@ -564,6 +598,7 @@ class PurgeRequestAdmin(WorkerBannerMixin, admin.ModelAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> Any:
+        self.refuse_unavailable_action(request)
         series = hourly_activity(48)
         peak = max([s["done"] + s["failed"] + s["waiting"] for s in series] + [1])
         extra_context = {

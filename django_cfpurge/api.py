@@ -21,8 +21,8 @@ from . import changes, targets
 from .drain import drain
 from .enums import Event, Kind, Source
 from .exceptions import CfPurgeError, NotRegistered
-from .models import PurgeRequest, Zone
-from .outbox import write
+from .models import PurgeChange, PurgeRequest, Zone
+from .outbox import batches, write
 from .receivers import snapshot
 from .registry import registry
 from .zones import sync_settings_zones
@@ -158,7 +158,7 @@ def purge_queryset(queryset: models.QuerySet[Any], *, event: str = Event.BULK) -
             % {"model": queryset.model._meta.label}
         )
     written = 0
-    batch: list[PurgeRequest] = []
+    batch: list[PurgeChange] = []
     for instance in queryset.iterator(chunk_size=QUERYSET_BATCH_SIZE):
         values = snapshot(instance, registration)
         change = changes.payload(
@@ -167,9 +167,9 @@ def purge_queryset(queryset: models.QuerySet[Any], *, event: str = Event.BULK) -
         )
         batch.append(write.change_row(registration.label, instance, event, change))
         if len(batch) >= QUERYSET_BATCH_SIZE:
-            written += len(write.write_rows(batch))
+            written += write.write_changes(batch)
             batch = []
-    written += len(write.write_rows(batch))
+    written += write.write_changes(batch)
     return written
 
 
@@ -187,7 +187,7 @@ class suspend_purging(ContextDecorator):
         self._cm: Any = None
 
     def __enter__(self) -> dict[str, Any]:
-        self._cm = write.suspended(discard=self.discard)
+        self._cm = batches.suspended(discard=self.discard)
         return self._cm.__enter__()
 
     def __exit__(self, *exc: Any) -> None:

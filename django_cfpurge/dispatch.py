@@ -47,6 +47,9 @@ _USERINFO = re.compile(r"//[^/@\s]*@")
 
 # time.monotonic() until which this process does not try the broker again.
 _broker_down_until = 0.0
+# time.monotonic() until which the drain this process published has not started (its
+# countdown): commits until then need no dispatch of their own.
+_published_until = 0.0
 
 
 def _cache() -> BaseCache:
@@ -79,6 +82,12 @@ def broker_backoff_remaining() -> float:
     return max(0.0, _broker_down_until - time.monotonic())
 
 
+def forget_published() -> None:
+    """Forget this process's last published drain (tests that start a drain by hand)."""
+    global _published_until
+    _published_until = 0.0
+
+
 def reset_broker_backoff() -> None:
     """Forget a failed publish: the next dispatch tries the broker at once."""
     global _broker_down_until
@@ -97,6 +106,11 @@ def dispatch_drain() -> bool:
     if broker_backoff_remaining() > 0:
         logger.debug("django-cfpurge: broker recently unreachable; the sweep sends this purge")
         return False
+    global _published_until
+    if time.monotonic() < _published_until:
+        # This process published a drain that has not started yet: it will see this
+        # change too (it starts after the commit). No cache round trip on this commit.
+        return False
     window = get_float("COALESCE_SECONDS")
     cache = _cache()
     try:
@@ -104,9 +118,11 @@ def dispatch_drain() -> bool:
             return False
     except Exception:  # noqa: BLE001  (a cache outage must not break a save)
         logger.warning("django-cfpurge: cache unavailable; dispatching without coalescing")
+    started = time.monotonic()
     if not _publish(window):
         clear_scheduled()
         return False
+    _published_until = started + window
     return True
 
 

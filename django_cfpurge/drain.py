@@ -38,6 +38,7 @@ from .models import PurgeRequest, Zone
 from .outbox import calls as call_log
 from .outbox import claim as claims
 from .outbox import outcomes
+from .outbox.ingest import ingest
 from .ratelimit import RateLimiter, RateLimitWait
 from .resolvers import resolve_row
 from .signals import purge_failed, purge_succeeded
@@ -128,6 +129,8 @@ class Drainer:
             if time.monotonic() >= stop_at:
                 self.report.more = True
                 break
+            if ids is None:
+                ingest()
             claim = claims.claim_due(ids=ids)
             if not claim.rows and not carried:
                 break
@@ -598,8 +601,6 @@ class ZoneSender:
             )
 
     def _learn_max_items(self, size: int) -> None:
-        if self.zone.max_items == size:
-            return
         self.zone.max_items = size
         Zone.objects.filter(pk=self.zone.pk).update(
             max_items=size, max_items_learnt_at=timezone.now()

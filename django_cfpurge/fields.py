@@ -1,24 +1,34 @@
-"""A model field for secrets: encrypted at rest, never searchable.
+"""A model field for secrets: encrypted at rest, never searchable, never rendered.
 
 :class:`SecretField` stores :func:`~django_cfpurge.crypto.encrypt`'s output and gives
 back the plain value. A stored value that no key opens comes back as an
 :class:`UnreadableSecret` (an empty string that remembers the ciphertext), so reading a
 zone never crashes; saving it again keeps the ciphertext, and using it raises
-:class:`~django_cfpurge.exceptions.UnreadableCredentials` with a sentence that says
-to enter the credentials again.
+:class:`~django_cfpurge.exceptions.UnreadableCredentials` with
+:data:`UNREADABLE_MESSAGE`.
 
 Lookups other than ``isnull`` and ``exact`` (for the empty value) are refused: a
-``__startswith`` filter on a secret would be an oracle.
+``__startswith`` filter on a secret would be an oracle. Serialisers (``dumpdata``) get
+the ciphertext, and the default form field is a password input that never renders a
+value, so a form built from the model by anyone shows no secret either.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models import Lookup
+from django.utils.translation import gettext_lazy
 
 from . import crypto
+
+#: What a person is told about a stored secret that no configured key opens.
+UNREADABLE_MESSAGE = gettext_lazy(
+    "The stored credentials cannot be read (the encryption keys changed): enter them again."
+)
 
 
 class UnreadableSecret(str):
@@ -48,7 +58,9 @@ class SecretField(models.TextField):
             return value
         try:
             return crypto.decrypt(value)
-        except (crypto.InvalidToken, ValueError):
+        except (crypto.InvalidToken, ValueError, ImproperlyConfigured):
+            # No key opens it, or the keys are misconfigured (the zone form and the
+            # encryption itself say which setting): never a crash when reading.
             return UnreadableSecret(value)
 
     def to_python(self, value: Any) -> Any:
@@ -73,3 +85,12 @@ class SecretField(models.TextField):
         # Serialisers (dumpdata) get the ciphertext, never the plain value.
         value = self.value_from_object(obj)
         return str(self.get_prep_value(value) or "")
+
+    def formfield(self, **kwargs: Any) -> Any:
+        # A TextField's textarea would print the plain value into the page.
+        defaults = {
+            "form_class": forms.CharField,
+            "widget": forms.PasswordInput(render_value=False),
+            "strip": False,
+        }
+        return super().formfield(**{**defaults, **kwargs})

@@ -1,32 +1,46 @@
 """Admin forms: the zone form (built for one backend; secret inputs that never render a
-stored value) and the manual purge form (every item checked before anything is written)."""
+stored value) and the manual purge form (every item checked before anything is written).
+
+Secrets in the zone form: the stored value is never rendered, never kept as the form's
+initial value (so it is not part of the form's state, of ``changed_data`` or of an error
+page's locals), and shown at most masked (:func:`mask`).
+"""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from django import forms
 from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
-from . import targets
+from . import crypto, targets
 from .backends import backend_choices, get_backend_class
 from .backends.base import Backend
 from .enums import Kind
 from .exceptions import CfPurgeConfigurationError, InvalidCredentials, InvalidTarget
-from .fields import UnreadableSecret
-from .models import CREDENTIAL_COLUMNS, Zone
+from .fields import UNREADABLE_MESSAGE, UnreadableSecret
+from .models import CREDENTIAL_COLUMNS, SECRET_COLUMNS, Zone
 from .zones import clean_hostnames
+
+#: Characters of a stored secret that may be shown (its end), and only when it is at
+#: least this many times longer: a short value is shown as "set" only.
+MASK_VISIBLE = 4
+_MASK_MIN_LENGTH = 4 * MASK_VISIBLE
 
 
 def mask(value: str) -> str:
     """What may be shown of a stored secret: that it is set, and its last 4 characters."""
     if isinstance(value, UnreadableSecret):
-        return gettext("stored, but cannot be read (the encryption keys changed): enter it again")
+        return str(UNREADABLE_MESSAGE)
     if not value:
         return gettext("not set")
-    return gettext("set, ends in …%(end)s") % {"end": value[-4:]}
+    if len(value) < _MASK_MIN_LENGTH:
+        return gettext("set")
+    return gettext("set, ends in …%(end)s") % {"end": value[-MASK_VISIBLE:]}
 
 
 class SecretInput(forms.PasswordInput):
@@ -89,12 +103,17 @@ class ZoneForm(forms.ModelForm):
                 continue
             if spec.secret:
                 stored = getattr(self.instance, column) if self.instance.pk else ""
-                help_text = (
-                    gettext("%(stored)s. Leave blank to keep it; type a new value to replace it.")
-                    % {"stored": capfirst(mask(stored))}
-                    if stored or isinstance(stored, UnreadableSecret)
-                    else spec.help_text
-                )
+                # The stored value stays out of the form's state: it is never rendered,
+                # and a blank field means "keep it", not "changed".
+                self.initial.pop(column, None)
+                if isinstance(stored, UnreadableSecret):
+                    help_text = UNREADABLE_MESSAGE
+                elif stored:
+                    help_text = gettext(
+                        "%(stored)s. Leave blank to keep it; type a new value to replace it."
+                    ) % {"stored": capfirst(mask(stored))}
+                else:
+                    help_text = spec.help_text
                 self.fields[column] = forms.CharField(
                     label=spec.label,
                     required=False,
@@ -117,6 +136,7 @@ class ZoneForm(forms.ModelForm):
         except InvalidCredentials as err:
             raise forms.ValidationError(str(err), code="invalid") from None
 
+    @sensitive_variables()
     def clean(self) -> dict[str, Any]:
         data = super().clean() or self.cleaned_data
         data["backend"] = self.backend_name
@@ -125,15 +145,31 @@ class ZoneForm(forms.ModelForm):
                 None, gettext("Unknown CDN backend %(name)s.") % {"name": self.backend_name}
             )
             return data
+        self._check_encryption_keys()
+        self._unreadable: set[str] = set()
         values = {column: self._value(column, data) for column in CREDENTIAL_COLUMNS}
         try:
             values = self.backend_cls.cleaned_values(values)
         except InvalidCredentials as err:
-            self.add_error(err.field if err.field in self.fields else None, str(err))
+            field = err.field if err.field in self.fields else None
+            # "Enter the API token" for a stored token no key opens: say why it is gone.
+            message = UNREADABLE_MESSAGE if field in self._unreadable else str(err)
+            self.add_error(field, message)
         for column in CREDENTIAL_COLUMNS:
             data[column] = values.get(column, "")
         return data
 
+    def _check_encryption_keys(self) -> None:
+        """A secret cannot be saved with a malformed ``ENCRYPTION_KEYS``: say so here,
+        rather than fail when the row is written."""
+        if not any(column in self.fields for column in SECRET_COLUMNS):
+            return
+        try:
+            crypto.fernet()
+        except crypto.InvalidEncryptionKey as err:
+            self.add_error(None, str(err))
+
+    @sensitive_variables()
     def _value(self, column: str, data: dict[str, Any]) -> str:
         """The value a column will hold: typed, or (a secret left blank) the stored one."""
         if column not in self.fields:
@@ -145,13 +181,9 @@ class ZoneForm(forms.ModelForm):
                 return typed.strip()
             stored = getattr(self.instance, column) if self.instance.pk else ""
             if isinstance(stored, UnreadableSecret):
-                self.add_error(
-                    column,
-                    gettext(
-                        "The stored value cannot be read (the encryption keys changed): enter "
-                        "it again."
-                    ),
-                )
+                # Left out: the backend says whether this auth kind needs it, and the
+                # message then says why it is missing.
+                self._unreadable.add(column)
                 return ""
             return str(stored or "")
         return str(typed).strip()
@@ -194,10 +226,29 @@ class ManualPurgeForm(forms.Form):
                 errors = []
                 for line in lines:
                     try:
-                        targets.clean(kind, [line])
+                        cleaned = targets.clean(kind, [line])
                     except InvalidTarget as err:
                         errors.append(str(err))
+                        continue
+                    errors += [p for item in cleaned if (p := _not_public(kind, line, item))]
                 if errors:
                     self.add_error("items", errors)
         data["item_list"] = lines
         return data
+
+
+def _not_public(kind: str, given: str, item: Any) -> str:
+    """Why a cleaned host or prefix cannot be on a CDN zone ("" when it can): a CDN
+    serves fully qualified names only, so ``evil`` (from ``http://evil/``) or an IP
+    address would be written, then skipped by every zone."""
+    if kind not in (Kind.HOSTS, Kind.PREFIXES):
+        return ""
+    host = targets.host_of(kind, item) or ""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        if "." in host.strip("."):
+            return ""
+    return gettext(
+        "%(item)s is not on a CDN zone: give a public host name such as img.example.com."
+    ) % {"item": repr(given)}

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from .conf import get_float, get_str
 from .enums import Status
-from .models import PurgeRequest
+from .models import PurgeChange, PurgeRequest
 
 logger = logging.getLogger(__name__)
 
@@ -135,12 +135,23 @@ def outbox_status(zone: Any = None) -> OutboxStatus:
         .annotate(n=Count("id"))
         .values_list("error_kind", "n")
     )
+    pending, held, oldest = agg["pending"], agg["held"], agg["oldest"]
+    if zone is None:
+        # Changes recorded but not yet taken by a worker wait too (they have no zone yet).
+        recorded = PurgeChange.objects.aggregate(
+            waiting=Count("id", filter=Q(batch="")),
+            held=Count("id", filter=~Q(batch="")),
+            oldest=Min("created_at", filter=Q(batch="")),
+        )
+        pending += recorded["waiting"]
+        held += recorded["held"]
+        oldest = min((d for d in (oldest, recorded["oldest"]) if d is not None), default=None)
     return OutboxStatus(
-        pending=agg["pending"],
-        held=agg["held"],
+        pending=pending,
+        held=held,
         failed=agg["failed"],
         done_24h=agg["done_24h"],
-        oldest_pending_at=agg["oldest"],
+        oldest_pending_at=oldest,
         reasons=reasons,
     )
 

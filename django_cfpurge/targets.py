@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
-from django.utils.encoding import iri_to_uri
+from django.utils.encoding import iri_to_uri, punycode
 from django.utils.translation import gettext
 
 from .changes import unique
@@ -96,15 +96,23 @@ def bad_base_urls() -> list[str]:
 
 
 def strip_signature(url: str) -> str:
-    """Remove signing parameters from a URL's query string (keep the others)."""
+    """Remove signing parameters from a URL's query string (keep the others).
+
+    The parameters kept are kept exactly as written: the cache key is the query string
+    as the browser sent it, so ``a%20b`` must not become ``a+b``.
+    """
     parts = urlsplit(url)
     if not parts.query:
         return url
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(k, v) for k, v in pairs if k.lower() not in SIGNATURE_PARAMS]
-    if len(kept) == len(pairs):
+    pieces = parts.query.split("&")
+    kept = [piece for piece in pieces if _param_name(piece) not in SIGNATURE_PARAMS]
+    if len(kept) == len(pieces):
         return url
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), ""))
+    return urlunsplit(parts._replace(query="&".join(kept)))
+
+
+def _param_name(piece: str) -> str:
+    return unquote_plus(piece.partition("=")[0]).lower()
 
 
 def absolute_urls(url: str) -> list[str]:
@@ -113,7 +121,7 @@ def absolute_urls(url: str) -> list[str]:
     :raises InvalidTarget: another scheme, a malformed URL, or a path with no
         ``BASE_URLS`` to join it with.
     """
-    text = iri_to_uri(str(url).strip())
+    text = iri_to_uri(_ascii_host(str(url).strip()))
     if not text:
         return []
     if text.startswith("//"):
@@ -146,6 +154,26 @@ def absolute_urls(url: str) -> list[str]:
     return [_checked(f"{origin}{path}") for origin in origins]
 
 
+def _ascii_host(url: str) -> str:
+    """``url`` with an internationalised host name in its ASCII (IDNA) form: the host
+    of a cache key is never percent-encoded, as :func:`iri_to_uri` would do."""
+    if url.isascii():
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url  # reported by the caller
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    host, colon, port = hostport.partition(":")
+    if host.isascii():
+        return url
+    try:
+        host = punycode(host.lower())
+    except UnicodeError:
+        raise _bad_url(url) from None
+    return urlunsplit(parts._replace(netloc=f"{userinfo}{at}{host}{colon}{port}"))
+
+
 def _checked(url: str) -> str:
     try:
         parts = urlsplit(url)
@@ -155,7 +183,9 @@ def _checked(url: str) -> str:
         raise _bad_url(url) from None
     if not host:
         raise _bad_url(url)
-    return strip_signature(urlunsplit(parts._replace(netloc=parts.netloc.lower())))
+    # A fragment never reaches the server, so it is never part of a cache key.
+    parts = parts._replace(netloc=parts.netloc.lower(), fragment="")
+    return strip_signature(urlunsplit(parts))
 
 
 def _bad_url(url: Any) -> InvalidTarget:
@@ -187,7 +217,7 @@ def clean_host(host: Any) -> str:
             parts = urlsplit(value)
         except ValueError:
             raise _bad_host(host) from None
-        if parts.path not in ("", "/") or parts.query or parts.port:
+        if parts.path not in ("", "/") or parts.query or parts.port is not None:
             raise _bad_host(host)
         value = parts.hostname or ""
     value = value.rstrip("/").lower().rstrip(".")
@@ -220,13 +250,27 @@ def clean_prefix(prefix: Any) -> str:
         try:
             parts = urlsplit(value)
         except ValueError:
-            raise _bad_host(prefix) from None
+            raise _bad_prefix(prefix) from None
         if parts.scheme.lower() not in ("http", "https"):
-            raise _bad_host(prefix)
+            raise _bad_prefix(prefix)
         value = f"{parts.netloc}{parts.path}"
     host, _, path = value.partition("/")
-    host = clean_host(host)
+    try:
+        host = clean_host(host)
+    except InvalidTarget:
+        raise _bad_prefix(prefix) from None
     return f"{host}/{path}" if path else host
+
+
+def _bad_prefix(prefix: Any) -> InvalidTarget:
+    # The message names the whole prefix as given, not just the part found wrong.
+    return InvalidTarget(
+        gettext(
+            "%(prefix)s is not a URL prefix: give a host and a path such as "
+            "www.example.com/media/ (http:// or https:// only; no port or “*”)."
+        )
+        % {"prefix": repr(str(prefix))}
+    )
 
 
 def clean_file(item: Any) -> list[Any]:
@@ -250,6 +294,8 @@ def clean(kind: str, items: Iterable[Any]) -> list[Any]:
 
     :raises InvalidTarget: a bad item (the message names it), or no item.
     """
+    if kind not in Kind.values:
+        raise InvalidTarget(gettext("Unknown purge kind %(kind)s.") % {"kind": repr(kind)})
     if kind == Kind.EVERYTHING:
         return [True]
     if isinstance(items, str | bytes):
@@ -262,10 +308,8 @@ def clean(kind: str, items: Iterable[Any]) -> list[Any]:
             out.append(clean_tag(item))
         elif kind == Kind.HOSTS:
             out.append(clean_host(item))
-        elif kind == Kind.PREFIXES:
-            out.append(clean_prefix(item))
         else:
-            raise InvalidTarget(gettext("Unknown purge kind %(kind)s.") % {"kind": repr(kind)})
+            out.append(clean_prefix(item))
     if not out:
         raise InvalidTarget(
             # Translators: %(kind)s is URLs, tags, prefixes or hostnames.

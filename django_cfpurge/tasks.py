@@ -17,7 +17,13 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.utils import timezone
 
-from .dispatch import DRAIN_TASK, clear_scheduled, dispatch_drain, schedule_followup
+from .dispatch import (
+    DRAIN_TASK,
+    clear_scheduled,
+    dispatch_drain,
+    forget_published,
+    schedule_followup,
+)
 from .drain import Drainer
 from .outbox.outcomes import due_count, next_due_at, prune
 from .status import record_heartbeat
@@ -27,6 +33,7 @@ from .status import record_heartbeat
 def drain_outbox() -> dict[str, Any]:
     """Drain every due purge request (until none is due, or ``DRAIN_MAX_SECONDS``)."""
     clear_scheduled()
+    forget_published()
     record_heartbeat()
     drainer = Drainer()
     try:

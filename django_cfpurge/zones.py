@@ -22,6 +22,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -49,6 +50,8 @@ ZONE_KEYS = (
     "HOSTNAMES",
     "PLAN",
 )
+#: How long a zone keeps the smaller per-call size it fell back to.
+MAX_ITEMS_RELEARN = timedelta(days=1)
 _sync_lock = threading.Lock()
 _last_sync_fingerprint: str | None = None
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
@@ -287,7 +290,16 @@ def backend_for(zone: Zone, **options: Any) -> Backend:
             )
     cls = backend_class(zone)
     credentials = cls.clean_credentials(values)
-    return cls(credentials, plan=zone.plan, max_items=zone.max_items, **options)
+    return cls(credentials, plan=zone.plan, max_items=learnt_max_items(zone), **options)
+
+
+def learnt_max_items(zone: Zone) -> int | None:
+    """The per-call size ``zone`` fell back to after a call was refused as too large, for
+    :data:`MAX_ITEMS_RELEARN` (then the larger size is tried again)."""
+    learnt_at = zone.max_items_learnt_at
+    if zone.max_items and learnt_at and timezone.now() - learnt_at < MAX_ITEMS_RELEARN:
+        return zone.max_items
+    return None
 
 
 def hostname_patterns(zone: Zone) -> list[str]:

@@ -24,8 +24,10 @@ def _clear_caches():
 @pytest.fixture(autouse=True)
 def _forget_broker_outages():
     """A test that simulates a broker outage must not silence dispatch in the next one."""
-    from django_cfpurge.dispatch import reset_broker_backoff
+    from django_cfpurge.dispatch import forget_published, reset_broker_backoff
 
     reset_broker_backoff()
+    forget_published()
     yield
     reset_broker_backoff()
+    forget_published()

@@ -18,7 +18,7 @@ from django_cfpurge.dispatch import (
     dispatch_drain,
     schedule_followup,
 )
-from django_cfpurge.models import PurgeRequest
+from django_cfpurge.models import PurgeChange, PurgeRequest
 from django_cfpurge.registry import registry
 from tests.testapp.models import Photo
 
@@ -66,7 +66,7 @@ def test_broker_down_never_breaks_a_save(monkeypatch, caplog, django_capture_on_
             photo = Photo()
             photo.image.save("a.jpg", ContentFile(b"x"))
     assert Photo.objects.count() == 1
-    assert PurgeRequest.objects.get().status == "pending"  # kept for the sweep
+    assert PurgeChange.objects.count() == 1  # kept for the sweep
     assert "could not send the drain task" in caplog.text
     from django.core.cache import cache
 
@@ -145,3 +145,19 @@ def test_no_follow_up_when_nothing_waits(sent):
 def test_follow_up_countdown_is_capped(sent):
     assert schedule_followup(timezone.now() + timedelta(hours=5)) is True
     assert sent[0]["countdown"] == MAX_FOLLOWUP_SECONDS
+
+
+def test_commits_after_a_publish_cost_no_cache_round_trip(sent, monkeypatch):
+    """Until the drain this process published starts (its countdown), a commit's dispatch
+    neither publishes nor asks the shared cache: the drain will see that commit too."""
+    from django.core.cache import cache
+
+    calls = []
+    original = cache.add
+    monkeypatch.setattr(cache, "add", lambda *a, **kw: calls.append(a) or original(*a, **kw))
+    assert [dispatch_drain() for _ in range(5)] == [True, False, False, False, False]
+    assert len(sent) == 1 and len(calls) == 1
+    # Another process's drain started (the shared marker is gone): this process still
+    # knows its own drain is pending and stays quiet until that one starts.
+    cache.delete(SCHEDULED_KEY)
+    assert dispatch_drain() is False and len(calls) == 1

@@ -23,6 +23,7 @@ from PIL import Image
 
 from django_cfpurge.drain import drain
 from django_cfpurge.models import PurgeRequest
+from django_cfpurge.outbox.ingest import ingest_all
 from django_cfpurge.registry import registry
 from django_cfpurge.testing import capture_purges, make_zone
 from tests.testapp.models import Banner, Photo, PublicPhoto
@@ -79,10 +80,13 @@ def cf():
 
 
 def last_row() -> PurgeRequest:
+    ingest_all()
     return PurgeRequest.objects.latest("id")
 
 
 def row_count() -> int:
+    """Purge requests recorded so far (the request path's changes moved in first)."""
+    ingest_all()
     return PurgeRequest.objects.count()
 
 

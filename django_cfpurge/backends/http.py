@@ -124,11 +124,16 @@ _current_deadline: contextvars.ContextVar[_Deadline | None] = contextvars.Contex
 
 
 class _Deadline:
-    """Shuts the watched connection's socket down once ``seconds`` have passed."""
+    """Shuts the watched connection's socket down once ``seconds`` have passed.
+
+    It keeps the socket itself, not the connection: when an answer ends the connection
+    (``Connection: close``, HTTP/1.0), ``http.client`` hands the socket to the response
+    and clears ``connection.sock`` while the body is still to be read.
+    """
 
     def __init__(self, seconds: float) -> None:
         self.expired = False
-        self._connection: HTTPConnection | None = None
+        self._sock: socket.socket | None = None
         self._lock = threading.Lock()
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
@@ -140,23 +145,24 @@ class _Deadline:
         self._timer.cancel()
 
     def watch(self, connection: HTTPConnection) -> None:
+        sock = getattr(connection, "sock", None)
+        if sock is None:  # not connected yet: connect() calls watch() again
+            return
         with self._lock:
-            self._connection = connection
+            self._sock = sock
             if self.expired:
-                _shutdown(connection)
+                _shutdown(sock)
 
     def _expire(self) -> None:
         with self._lock:
             self.expired = True
-            if self._connection is not None:
-                _shutdown(self._connection)
+            if self._sock is not None:
+                _shutdown(self._sock)
 
 
-def _shutdown(connection: HTTPConnection) -> None:
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 class _WatchedMixin:

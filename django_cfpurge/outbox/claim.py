@@ -23,7 +23,7 @@ from django.utils import timezone
 from ..conf import get_float, get_int
 from ..enums import Source
 from ..models import PurgeRequest
-from .write import alias
+from .db import alias
 
 logger = logging.getLogger(__name__)
 
@@ -159,13 +159,21 @@ def claim_due(limit: int | None = None, *, ids: Iterable[int] | None = None) -> 
 
 
 def transfer_claim(rows: list[PurgeRequest], token: str) -> None:
-    """Move rows held by an earlier claim of this drain to ``token`` (a new lease)."""
+    """Move rows held by an earlier claim of this drain to ``token`` (a new lease).
+
+    Only rows still held by the claim they were taken with move: a row whose lease ran
+    out and that another worker claimed since stays with that worker.
+    """
     if not rows:
         return
     until = lease_until()
-    PurgeRequest.objects.using(alias()).with_ids([r.pk for r in rows]).update(
-        claim_token=token, claimed_until=until
-    )
+    queryset = PurgeRequest.objects.using(alias())
+    for old_token in {row.claim_token for row in rows}:
+        ids = [row.pk for row in rows if row.claim_token == old_token]
+        queryset.owned_by(old_token, ids).update(claim_token=token, claimed_until=until)
+    # Read back which moved: only this drain knows ``token``.
+    moved = set(queryset.owned_by(token, [row.pk for row in rows]).values_list("id", flat=True))
     for row in rows:
-        row.claim_token = token
-        row.claimed_until = until
+        if row.pk in moved:
+            row.claim_token = token
+            row.claimed_until = until

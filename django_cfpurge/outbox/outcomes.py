@@ -18,9 +18,9 @@ from django.utils.translation import ngettext
 
 from ..conf import get_float, get_int
 from ..enums import ErrorKind, Status
-from ..models import PurgeRequest, Zone
+from ..models import PurgeChange, PurgeRequest, Zone
 from . import sql
-from .write import alias, announce
+from .db import alias, announce
 
 logger = logging.getLogger(__name__)
 
@@ -198,13 +198,15 @@ def requeue_recovered(zone: Zone) -> int:
 
 def retry_rows(queryset: Any) -> int:
     """Make failed/waiting/ignored/skipped rows due now (admin "Retry now", ``cfpurge
-    retry``)."""
+    retry``), with their attempts counted from zero again: a row that gave up after
+    ``MAX_ATTEMPTS`` gets a full series of attempts, not a single one."""
     count = int(
         queryset.retryable().update(
             status=Status.PENDING,
             next_attempt_at=timezone.now(),
             claimed_until=None,
             done_at=None,
+            attempts=0,
         )
     )
     announce(alias(), count)
@@ -237,15 +239,23 @@ def prune(days: int | None = None) -> int:
     return deleted + stale
 
 
+def _changes() -> Any:
+    return PurgeChange.objects.using(alias()).filter(batch="")
+
+
 def next_due_at() -> datetime | None:
-    """When the earliest unclaimed waiting row becomes due (None if there is none)."""
-    due: datetime | None = _rows().unclaimed().aggregate(due=Min("next_attempt_at"))["due"]
-    return due
+    """When the earliest unclaimed waiting row (or recorded change) becomes due (None if
+    there is none)."""
+    due = [
+        _rows().unclaimed().aggregate(due=Min("next_attempt_at"))["due"],
+        _changes().aggregate(due=Min("created_at"))["due"],
+    ]
+    return min((d for d in due if d is not None), default=None)
 
 
 def due_count() -> int:
-    """Number of rows a drain would claim now."""
-    return int(_rows().claimable().count())
+    """Number of rows a drain would take now (recorded changes included)."""
+    return int(_rows().claimable().count()) + int(_changes().count())
 
 
 __all__ = [

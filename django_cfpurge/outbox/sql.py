@@ -1,7 +1,8 @@
 """The outbox's vendor SQL, each statement beside its ORM fallback.
 
-* :func:`insert_rows` — the request path's INSERT, compiled once per row count and
+* :func:`insert_change` — the request path's INSERT of one change, compiled once and
   reading no id back;
+* :func:`move_changes_postgresql` — recorded changes into purge requests in one statement;
 * :func:`with_ids` — ``id = ANY(%s)`` with one array parameter on PostgreSQL (the driver
   handles it much faster than ``IN`` with hundreds of parameters);
 * :func:`update_rows` — one ``UPDATE … FROM unnest(…)`` per 1,000 rows on PostgreSQL
@@ -23,45 +24,97 @@ from django.db import connections, models
 if TYPE_CHECKING:  # pragma: no cover
     from ..models import PurgeRequest
 
-#: Rows written by one precompiled INSERT; longer lists use ``bulk_create``.
-PLAIN_INSERT_MAX_ROWS = 20
 #: Rows per ``UPDATE … FROM unnest(…)`` statement.
 UPDATE_BATCH = 1000
-
-#: The INSERT of ``n`` rows, by ``(alias, n)``.
-_insert_sql_cache: dict[tuple[str, int], str] = {}
 
 
 def _insert_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
     return [f for f in model._meta.concrete_fields if not f.primary_key]
 
 
-def insert_rows(alias: str, rows: Sequence[PurgeRequest]) -> None:
-    """INSERT ``rows`` in one statement without reading their ids back.
+#: The request path's INSERT of one change, by ``(alias, with a batch)``.
+_change_sql_cache: dict[tuple[str, bool], tuple[str, list[models.Field[Any, Any]]]] = {}
+#: The columns a change row is written with (the others have database defaults).
+CHANGE_COLUMNS = ("model_label", "object_pk", "object_repr", "event", "change")
 
-    The same columns and values as ``bulk_create`` (each field's own ``pre_save`` and
-    database preparation), without compiling a query per call or a ``RETURNING``
-    clause, which together cost as much as the INSERT itself.
+
+def insert_change(
+    alias: str, model: type[models.Model], values: Sequence[Any], *, batch: str = ""
+) -> None:
+    """INSERT one change row of ``model`` (:class:`~django_cfpurge.models.PurgeChange`)
+    from ``values`` (those of :data:`CHANGE_COLUMNS`, in order), with ``batch`` when the
+    change is held.
+
+    The request path's only write: one statement compiled once, no model instance, no id
+    read back; ``created_at`` and ``batch`` come from the database's defaults.
     """
-    model = type(rows[0])
     connection = connections[alias]
-    fields = _insert_fields(model)
-    cache_key = (alias, len(rows))
-    statement = _insert_sql_cache.get(cache_key)
-    if statement is None:
+    key = (alias, bool(batch))
+    cached = _change_sql_cache.get(key)
+    if cached is None:
         quote = connection.ops.quote_name
-        table = quote(model._meta.db_table)
+        names = [*CHANGE_COLUMNS, *(("batch",) if batch else ())]
+        fields = [model._meta.get_field(name) for name in names]
         columns = ", ".join(quote(str(f.column)) for f in fields)
-        values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(rows))
-        statement = f"INSERT INTO {table} ({columns}) VALUES {values}"  # noqa: S608  (identifiers only)
-        _insert_sql_cache[cache_key] = statement
-    params = [
-        field.get_db_prep_save(field.pre_save(row, True), connection)
-        for row in rows
-        for field in fields
-    ]
+        placeholders = ", ".join(["%s"] * len(fields))
+        table = quote(model._meta.db_table)
+        statement = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608  (identifiers only)
+        cached = _change_sql_cache[key] = (statement, fields)
+    statement, fields = cached
+    row = [*values, *((batch,) if batch else ())]
+    params = [f.get_db_prep_save(v, connection) for f, v in zip(fields, row, strict=True)]
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
+
+
+def move_changes_postgresql(
+    alias: str,
+    source_model: type[models.Model],
+    target_model: type[models.Model],
+    *,
+    batch: str,
+    limit: int,
+    overrides: dict[str, Any],
+) -> int:
+    """Move up to ``limit`` change rows of ``batch`` into purge requests in one statement
+    (``DELETE … RETURNING`` feeding an ``INSERT … SELECT``), skipping rows another worker
+    is moving; returns how many."""
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    moved_from = {
+        "event": "event",
+        "model_label": "model_label",
+        "object_pk": "object_pk",
+        "object_repr": "object_repr",
+        "change": "change",
+        "created_at": "created_at",
+        "next_attempt_at": "created_at",
+    }
+    columns, selected, params = [], [], []
+    for field in _insert_fields(target_model):
+        columns.append(quote(str(field.column)))
+        if field.name in overrides:
+            selected.append("%s")
+            params.append(field.get_db_prep_save(overrides[field.name], connection))
+        elif field.name in moved_from:
+            selected.append(f"moved.{quote(moved_from[field.name])}")
+        elif field.name == "updated_at":
+            selected.append("now()")
+        else:
+            selected.append("%s")
+            params.append(field.get_db_prep_save(field.get_default(), connection))
+    source = quote(source_model._meta.db_table)
+    target = quote(target_model._meta.db_table)
+    statement = (
+        f"WITH moved AS (DELETE FROM {source} WHERE id IN ("  # noqa: S608  (identifiers only)
+        f"SELECT id FROM {source} WHERE batch = %s ORDER BY id LIMIT %s "
+        "FOR UPDATE SKIP LOCKED) RETURNING *) "
+        f"INSERT INTO {target} ({', '.join(columns)}) "
+        f"SELECT {', '.join(selected)} FROM moved ORDER BY moved.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [batch, limit, *params])
+        return int(cursor.rowcount)
 
 
 def with_ids(queryset: Any, ids: list[int]) -> Any:

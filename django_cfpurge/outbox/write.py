@@ -1,96 +1,32 @@
 """Writing outbox rows: the request path's one INSERT, suspended batches, explicit purges.
 
-Every write announces itself with :data:`~django_cfpurge.signals.purge_requested` (the
-dispatcher, connected in ``AppConfig.ready()``, schedules one drain after commit), so
-this module knows nothing of Celery.
+A model change is recorded as one narrow :class:`~django_cfpurge.models.PurgeChange`
+row (:func:`record_change`); explicit purges, written off the request path, go straight
+to :class:`~django_cfpurge.models.PurgeRequest`. Every write announces itself with
+:data:`~django_cfpurge.signals.purge_requested` (the dispatcher, connected in
+``AppConfig.ready()``, schedules one drain after commit), so this module knows nothing
+of Celery.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from django.db import models, router
+from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext
 
 from ..enums import Event, Source, Status
-from ..models import PurgeRequest, Zone
-from ..signals import purge_requested
+from ..models import PurgeChange, PurgeRequest, Zone
 from . import sql
+from .batches import current_batch
+from .db import alias, announce
 
 logger = logging.getLogger(__name__)
 
-_local = threading.local()
 
-
-def alias() -> str:
-    """The database the outbox is written to."""
-    return router.db_for_write(PurgeRequest)
-
-
-def announce(using: str, count: int) -> None:
-    """Tell the dispatcher that ``count`` rows became due on ``using``."""
-    if count:
-        purge_requested.send(sender=PurgeRequest, using=using, count=count)
-
-
-def current_batch() -> dict[str, Any] | None:
-    """The innermost active :func:`suspended` batch of this thread, or None."""
-    stack = getattr(_local, "batches", None)
-    return stack[-1] if stack else None
-
-
-@contextmanager
-def suspended(*, discard: bool = False) -> Iterator[dict[str, Any]]:
-    """Hold the rows written inside; release them (one dispatch) or drop them at exit.
-
-    Nested blocks join the outermost one's batch.
-    """
-    stack = _local.__dict__.setdefault("batches", [])
-    if stack:
-        stack.append(stack[-1])
-        try:
-            yield stack[-1]
-        finally:
-            stack.pop()
-        return
-    batch = {"id": uuid.uuid4().hex, "discard": discard, "rows": 0}
-    stack.append(batch)
-    try:
-        yield batch
-    finally:
-        stack.pop()
-        release_batch(str(batch["id"]), discard=bool(batch["discard"]))
-
-
-def release_batch(batch_id: str, *, discard: bool = False) -> int:
-    """Release (or drop) the held rows of a batch; returns the number of rows."""
-    using = alias()
-    held = PurgeRequest.objects.using(using).held_in(batch_id)
-    if discard:
-        count = held.update(
-            status=Status.DROPPED,
-            last_error=gettext("Dropped: written inside suspend_purging(discard=True)."),
-            done_at=timezone.now(),
-        )
-        logger.info("suspend_purging: dropped %d held purge request(s)", count)
-        return count
-    count = held.update(status=Status.PENDING, next_attempt_at=timezone.now())
-    announce(using, count)
-    return count
-
-
-def write_rows(rows: list[PurgeRequest], *, fetch_ids: bool = True) -> list[PurgeRequest]:
-    """INSERT ``rows`` in one statement and announce them.
-
-    ``fetch_ids=False`` skips reading the new rows' ids back (their ``pk`` stays None):
-    the cheaper write used for model changes on the request path.
-    """
+def write_rows(rows: list[PurgeRequest]) -> list[PurgeRequest]:
+    """INSERT purge requests (explicit purges) in one statement and announce them."""
     if not rows:
         return rows
     using = alias()
@@ -100,10 +36,7 @@ def write_rows(rows: list[PurgeRequest], *, fetch_ids: bool = True) -> list[Purg
             row.status = Status.HELD
             row.batch = batch["id"]
         batch["rows"] += len(rows)
-    if not fetch_ids and len(rows) <= sql.PLAIN_INSERT_MAX_ROWS:
-        sql.insert_rows(using, rows)
-    else:
-        PurgeRequest.objects.using(using).bulk_create(rows)
+    PurgeRequest.objects.using(using).bulk_create(rows)
     if batch is None:
         announce(using, len(rows))
     return rows
@@ -119,16 +52,33 @@ def object_repr(instance: models.Model) -> str:
 
 def change_row(
     label: str, instance: models.Model, event: str, change: dict[str, Any]
-) -> PurgeRequest:
-    """An unsaved row for one model change."""
-    return PurgeRequest(
-        source=Source.MODEL,
-        event=event,
+) -> PurgeChange:
+    """An unsaved change row for one model change (:func:`write_changes` writes many)."""
+    return PurgeChange(
         model_label=label,
         object_pk=str(instance.pk),
         object_repr=object_repr(instance),
+        event=event,
         change=change,
     )
+
+
+def write_changes(rows: list[PurgeChange]) -> int:
+    """INSERT change rows (``bulk_create``) and announce them; returns how many."""
+    if not rows:
+        return 0
+    using = alias()
+    batch = current_batch()
+    now = timezone.now()
+    for row in rows:
+        row.batch = str(batch["id"]) if batch else ""
+        row.created_at = now
+    PurgeChange.objects.using(using).bulk_create(rows)
+    if batch is None:
+        announce(using, len(rows))
+    else:
+        batch["rows"] += len(rows)
+    return len(rows)
 
 
 def record_change(
@@ -138,16 +88,20 @@ def record_change(
     change: dict[str, Any],
     *,
     using: str | None = None,
-) -> PurgeRequest:
-    """Write the outbox row for one model change (called by the receivers).
-
-    The row's id is not read back (``pk`` is None): nothing on the request path needs it.
+) -> None:
+    """Record one model change (called by the receivers): one narrow INSERT.
 
     :param registration: the model's registration (its ``label`` names the model).
     """
-    row = change_row(registration.label, instance, event, change)
-    write_rows([row], fetch_ids=False)
-    return row
+    database = alias()
+    batch = current_batch()
+    values = (registration.label, str(instance.pk), object_repr(instance), str(event), change)
+    if batch is None:
+        sql.insert_change(database, PurgeChange, values)
+        announce(database, 1)
+    else:
+        sql.insert_change(database, PurgeChange, values, batch=str(batch["id"]))
+        batch["rows"] += 1
 
 
 def record_targets(
