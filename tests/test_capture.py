@@ -281,7 +281,8 @@ def test_the_request_path_insert_stores_what_bulk_create_stores(photos):
     change = {"files": {"image": [None, "a é.jpg"]}, "fields": {}, "values": {"n": 1.5}}
     values = ("testapp.Photo", "7", "Ünïcode", "created", change)
     sql.insert_change(router.db_for_write(PurgeChange), PurgeChange, values)
-    PurgeChange.objects.bulk_create([PurgeChange(**dict(zip(sql.CHANGE_COLUMNS, values, strict=True)))])
+    fields = dict(zip(sql.CHANGE_COLUMNS, values, strict=True))
+    PurgeChange.objects.bulk_create([PurgeChange(**fields)])
     plain, orm = PurgeChange.objects.order_by("id").values()
     assert plain["created_at"] is not None and plain["batch"] == ""
     for row in (plain, orm):

@@ -87,13 +87,10 @@ def assert_nothing_holds(err: BaseException, *secrets: str) -> None:
 # -- a server on the loopback interface ------------------------------------------------
 
 
-def http_answer(body: bytes = b"{}", *, status: str = "200 OK", length: int | None = None) -> bytes:
-    """A complete HTTP/1.1 answer (``length`` overrides Content-Length)."""
-    size = len(body) if length is None else length
-    return (
-        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {size}\r\nConnection: close\r\n\r\n"
-    ).encode() + body
+def http_answer(body: bytes = b"{}", *, close: bool = True) -> bytes:
+    """A complete HTTP/1.1 answer; ``close``: it ends the connection."""
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    return (head + ("Connection: close\r\n" if close else "") + "\r\n").encode() + body
 
 
 class LoopbackServer:
@@ -186,10 +183,11 @@ class LoopbackServer:
         pieces = [self.answer[: self.fast]] if self.fast else []
         step = self.piece or len(self.answer) or 1
         pieces += [self.answer[i : i + step] for i in range(self.fast, len(self.answer), step)]
-        for piece in pieces:
+        for index, piece in enumerate(pieces):
             conn.sendall(piece)
             self.bytes_written += len(piece)
-            if self.gap and self._client_left(conn):
+            more = index < len(pieces) - 1
+            if more and self.gap and self._client_left(conn):
                 self.cut_off += 1
                 return
         self.answered += 1
@@ -339,7 +337,9 @@ def test_credentials_in_a_loopback_url_never_reach_the_server(server_factory) ->
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])
 def test_plain_http_to_loopback_really_sends(server_factory, host: str) -> None:
     try:
-        server = server_factory(http_answer(b'{"ok": 1}'), host="::1" if host == "::1" else "127.0.0.1")
+        server = server_factory(
+            http_answer(b'{"ok": 1}'), host="::1" if host == "::1" else "127.0.0.1"
+        )
     except OSError:
         pytest.skip("no IPv6 loopback here")
     url = server.url if host != "localhost" else f"http://localhost:{server.port}"
@@ -559,22 +559,30 @@ def test_real_read_timeout_is_not_the_deadline(server_factory) -> None:
 
 # -- the overall deadline ------------------------------------------------------------------
 
-TRICKLED_HEAD = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: "
-    + b"p" * 400
-    + b"\r\nContent-Length: 2\r\n\r\n{}"
-)
-TRICKLED_BODY = http_answer(b"[" + b"0," * 400 + b"0]")
-BODY_HEAD_SIZE = TRICKLED_BODY.index(b"\r\n\r\n") + 4
+LONG_BODY = b"[" + b"0," * 400 + b"0]"
+TRICKLED = {
+    "status-line-and-headers": (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: "
+        + b"p" * 400
+        + b"\r\nContent-Length: 2\r\n\r\n{}"
+    ),
+    "body-keep-alive": http_answer(LONG_BODY, close=False),
+    # The answer ends the connection: http.client hands the socket over to the response.
+    "body-connection-close": http_answer(LONG_BODY, close=True),
+    # HTTP/1.0 without a length: the body ends when the server closes.
+    "body-http-1.0": b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + LONG_BODY,
+}
 
 
-@pytest.mark.parametrize(
-    ("answer", "fast"),
-    [(TRICKLED_HEAD, 0), (TRICKLED_BODY, BODY_HEAD_SIZE)],
-    ids=["status-line-and-headers", "body-after-a-prompt-head"],
-)
-def test_a_trickling_server_meets_the_deadline(server_factory, answer: bytes, fast: int) -> None:
+def _head_size(answer: bytes) -> int:
+    """Bytes sent at once before the trickle: the head, unless the head trickles."""
+    return 0 if b"X-Padding" in answer else answer.index(b"\r\n\r\n") + 4
+
+
+@pytest.mark.parametrize("answer", list(TRICKLED.values()), ids=list(TRICKLED))
+def test_a_trickling_server_meets_the_deadline(server_factory, answer: bytes) -> None:
     """One byte at a time, each well within the read timeout: only the deadline ends it."""
+    fast = _head_size(answer)
     server = server_factory(answer, fast=fast, piece=1, gap=0.02)
     client = make_client(server.url, timeout=5, deadline=0.5)
     with pytest.raises(DeadlineExceeded) as info:
@@ -604,7 +612,8 @@ def test_a_silent_server_meets_the_deadline_before_the_read_timeout(server_facto
 def test_the_deadline_does_not_touch_a_prompt_answer_and_the_client_goes_on(
     server_factory,
 ) -> None:
-    slow = server_factory(TRICKLED_BODY, fast=BODY_HEAD_SIZE, piece=1, gap=0.02)
+    slow_answer = TRICKLED["body-connection-close"]
+    slow = server_factory(slow_answer, fast=_head_size(slow_answer), piece=1, gap=0.02)
     prompt = server_factory(http_answer(b'{"fine": true}'), piece=4, gap=0.001)
     client = make_client(slow.url, timeout=5, deadline=0.5)
     with pytest.raises(DeadlineExceeded):
