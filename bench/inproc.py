@@ -128,8 +128,9 @@ def outbox_row(photo: Any, pk: Any, event: str, old: str | None, new: str | None
     """
     from django.db import router
 
-    from django_cfpurge.models import PurgeRequest
-    from django_cfpurge.outbox.sql import insert_rows as _insert_rows
+    from django_cfpurge.models import PurgeChange
+    from django_cfpurge.outbox.ingest import payload_text
+    from django_cfpurge.outbox.sql import insert_change
 
     change = {
         "files": {"image": [old, new]},
@@ -137,15 +138,8 @@ def outbox_row(photo: Any, pk: Any, event: str, old: str | None, new: str | None
         "values": {"is_public": photo.is_public, "folder": photo.folder_id},
         "current": {"image": new} if new else {},
     }
-    row = PurgeRequest(
-        source=PurgeRequest.Source.MODEL,
-        event=event,
-        model_label="testapp.Photo",
-        object_pk=str(pk),
-        object_repr=str(photo),
-        change=change,
-    )
-    _insert_rows(router.db_for_write(PurgeRequest), [row])
+    payload = payload_text("testapp.Photo", str(pk), str(photo), event, change)
+    insert_change(router.db_for_write(PurgeChange), PurgeChange, payload)
 
 
 MARKER_TABLE = "bench_marker"
@@ -223,7 +217,7 @@ MODES = ("registered", "unregistered", "floor", "marker")
 
 def request_path(iterations: int, block: int) -> dict[str, Any]:
     """Section a: per-operation medians of each mode, interleaved in blocks."""
-    from django_cfpurge.models import PurgeRequest
+    from django_cfpurge.models import PurgeChange
 
     create_marker_table()
     samples = {mode: {op: [] for op in OPS} for mode in MODES}
@@ -239,11 +233,11 @@ def request_path(iterations: int, block: int) -> dict[str, Any]:
             # ABCD DCBA order so that a drift over the run favours no mode.
             for mode in MODES if index % 2 == 0 else MODES[::-1]:
                 set_registered(mode == "registered")
-                before = PurgeRequest.objects.count()
+                before = PurgeChange.objects.count()
                 for _ in range(block):
                     one_object(samples[mode], mode=mode)
                 if mode == "registered":
-                    rows += PurgeRequest.objects.count() - before
+                    rows += PurgeChange.objects.count() - before
             done += block
             index += 1
     set_registered(False)
@@ -323,9 +317,10 @@ def fresh(fake: Any) -> None:
     """Empty the outbox, the limiter's cache and the fake's records and buckets."""
     from django.core.cache import caches
 
-    from django_cfpurge.models import PurgeRequest
+    from django_cfpurge.models import PurgeChange, PurgeRequest
 
     PurgeRequest.objects.all().delete()
+    PurgeChange.objects.all().delete()
     caches["default"].clear()
     fake.reset()
 
@@ -387,20 +382,20 @@ def burst(fake: Any, objects: int, saves: int, batch: int) -> dict[str, Any]:
     from django.db import transaction
 
     from django_cfpurge.drain import drain
-    from django_cfpurge.models import PurgeRequest
+    from django_cfpurge.models import PurgeChange
     from tests.testapp.models import Photo
 
     fresh(fake)
     set_registered(True)
     prefix = uuid.uuid4().hex[:8]
     photos = [Photo.objects.create(image=f"photos/burst-{prefix}-{i}.jpg") for i in range(objects)]
-    PurgeRequest.objects.all().delete()  # the creations are not part of the burst
+    PurgeChange.objects.all().delete()  # the creations are not part of the burst
     for i in range(saves):
         photo = photos[i % objects]
         photo.is_public = not photo.is_public
         with transaction.atomic():
             photo.save()
-    rows = PurgeRequest.objects.count()
+    rows = PurgeChange.objects.count()
     with cfpurge_overrides(MAX_ITEMS_PER_REQUEST=batch):
         report = drain()
     set_registered(False)

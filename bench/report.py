@@ -14,7 +14,7 @@ OP_LABELS = {
 SAVE_OPS = ("create", "save_file", "save_other")
 DATABASES = (("sqlite", "SQLite"), ("postgresql", "PostgreSQL"))
 
-SAVE_RATIO_TARGET = 1.3
+SAVE_RATIO_TARGET = 1.4
 DRAIN_FRACTION_TARGET = 0.9
 LATENCY_MARGIN = 0.25
 MEMORY_TARGET_MB = 200

@@ -89,7 +89,8 @@ def _file_changes(
     files: dict[str, list[str | None]] = {}
     events: list[str] = []
     for name in file_fields:
-        before, after = old.get(name), new.get(name)
+        # No file is no file, whether stored as "" or None.
+        before, after = old.get(name) or None, new.get(name) or None
         if before != after:
             files[name] = [before, after]
             replaced = name in uploaded or not before or not after

@@ -189,9 +189,33 @@ def get_int(name: str, *, minimum: int = 0) -> int:
 
 
 def get_str(name: str) -> str:
-    """A string setting, trimmed (``None`` → ``""``)."""
+    """A string setting, trimmed (``None`` → ``""``).
+
+    A key that names something else in the settings (``RATE_LIMIT_CACHE``: a cache of
+    ``CACHES``) gives its default when it names nothing, as the typed readers do: the
+    dispatch after every save reads it.
+    """
+    check = _NAMES.get(name)
+    if check is not None:
+        return str(_reader(name, check))
     value = get_setting(name)
+    return _text(value)
+
+
+def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
+
+
+def _cache_alias(value: Any) -> str:
+    alias = _text(value)
+    if alias and alias not in settings.CACHES:
+        raise ValueError("must name a cache of CACHES")
+    return alias
+
+
+#: String settings that name an entry of another setting, with their check (reported
+#: by their own system checks, so not in :data:`TYPED`).
+_NAMES: dict[str, Callable[[Any], str]] = {"RATE_LIMIT_CACHE": _cache_alias}
 
 
 def get_max_items() -> int | None:

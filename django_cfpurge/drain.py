@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .backends.base import Backend
 from .batching import Batch, Call, item_key
-from .conf import get_bool, get_float
+from .conf import get_bool, get_float, get_int
 from .enums import ErrorKind, Status
 from .exceptions import (
     BackendError,
@@ -130,7 +130,8 @@ class Drainer:
                 self.report.more = True
                 break
             if ids is None:
-                ingest()
+                # A pass's worth at a time, so that other workers find rows to claim.
+                ingest(limit=get_int("CLAIM_BATCH_SIZE", minimum=1))
             claim = claims.claim_due(ids=ids)
             if not claim.rows and not carried:
                 break

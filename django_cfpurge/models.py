@@ -105,25 +105,21 @@ class Zone(models.Model):
 class PurgeChange(models.Model):
     """A model change as the request path records it: what changed, which object.
 
-    The narrowest row that can carry a change, in a table with no index but its key, so
-    that a save pays for one small INSERT and nothing else. A worker moves these rows
-    into :class:`PurgeRequest` (the queue and log) before each drain pass.
+    The narrowest row that can carry a change: its time (from the database) and one text
+    column, in a table with no index but its key, so that a save pays for one small
+    INSERT and nothing else. A worker moves these rows into :class:`PurgeRequest` (the
+    queue and log) before each drain pass. See :mod:`django_cfpurge.outbox.ingest`.
     """
 
     created_at = models.DateTimeField(_("recorded"), db_default=Now())
-    model_label = models.CharField(_("model"), max_length=200)
-    object_pk = models.CharField(_("object id"), max_length=255)
-    object_repr = models.CharField(_("object"), max_length=200, blank=True)
-    event = models.CharField(_("event"), max_length=16, choices=Event.choices)
-    change = models.JSONField(_("change"), default=dict)
-    batch = models.CharField(_("batch"), max_length=32, blank=True, db_default="")
+    payload = models.TextField(_("change"))
 
     class Meta:
         verbose_name = _("recorded change")
         verbose_name_plural = _("recorded changes")
 
     def __str__(self) -> str:
-        return f"{self.get_event_display()}: {self.object_repr or self.model_label}"
+        return f"recorded change #{self.pk}"
 
 
 class PurgeRequest(models.Model):

@@ -69,6 +69,9 @@ def _spec_values(spec: TargetSpec, change: Change) -> list[str]:
     if spec is None:
         return []
     values = spec(change) if callable(spec) else spec
+    if isinstance(values, str):
+        # A callable that returns one URL means that URL, not its characters.
+        values = [values]
     return [str(v) for v in (values or []) if v]
 
 

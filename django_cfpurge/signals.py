@@ -25,4 +25,4 @@ purge_failed = Signal()
 #:
 #: Keyword arguments: ``sender`` (the :class:`~django_cfpurge.models.PurgeRequest`
 #: class), ``using`` (the database alias), ``count`` (how many rows).
-purge_requested = Signal()
+purge_requested = Signal(use_caching=True)

@@ -138,13 +138,8 @@ def outbox_status(zone: Any = None) -> OutboxStatus:
     pending, held, oldest = agg["pending"], agg["held"], agg["oldest"]
     if zone is None:
         # Changes recorded but not yet taken by a worker wait too (they have no zone yet).
-        recorded = PurgeChange.objects.aggregate(
-            waiting=Count("id", filter=Q(batch="")),
-            held=Count("id", filter=~Q(batch="")),
-            oldest=Min("created_at", filter=Q(batch="")),
-        )
+        recorded = PurgeChange.objects.aggregate(waiting=Count("id"), oldest=Min("created_at"))
         pending += recorded["waiting"]
-        held += recorded["held"]
         oldest = min((d for d in (oldest, recorded["oldest"]) if d is not None), default=None)
     return OutboxStatus(
         pending=pending,

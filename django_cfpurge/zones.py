@@ -163,6 +163,22 @@ def clean_hostnames(text: str) -> list[str]:
     return patterns
 
 
+def settings_hostnames(value: Any) -> str:
+    """A settings zone's ``HOSTNAMES``, one per line, normalised as the admin form does
+    (lower case, no trailing dot), so that ``WWW.Example.com.`` routes
+    ``www.example.com``. A value that is not a host name is logged and kept as given
+    (it shows in the admin and matches no host)."""
+    patterns: list[str] = []
+    for raw in hostnames_text(value).split("\n"):
+        try:
+            cleaned = clean_hostnames(raw)
+        except InvalidCredentials as err:
+            logger.warning("django-cfpurge: %s['HOSTNAMES']: %s", SETTING_NAME, err)
+            cleaned = [raw.strip()]
+        patterns += [p for p in cleaned if p not in patterns]
+    return "\n".join(patterns)
+
+
 def _fingerprint(data: Any) -> str:
     # Held in memory and on the row; hashing keeps secrets out of both.
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
@@ -202,7 +218,7 @@ def _mirror(name: str, entry: dict[str, Any]) -> None:
         "backend": str(entry.get("BACKEND") or "cloudflare"),
         "zone_id": values["zone_id"].strip().lower(),
         "account_id": values["account_id"].strip().lower(),
-        "hostnames": hostnames_text(entry.get("HOSTNAMES")),
+        "hostnames": settings_hostnames(entry.get("HOSTNAMES")),
         "auth_kind": values["auth_kind"],
         "api_token": "",
         "api_key": "",

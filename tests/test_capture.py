@@ -272,23 +272,26 @@ def test_a_dotted_path_to_a_missing_callable_is_an_error():
         registry.register(Photo, urls="tests.testapp.models.no_such_function")
 
 
-def test_the_request_path_insert_stores_what_bulk_create_stores(photos):
-    """The receivers' narrow INSERT writes the same values as ``bulk_create``."""
-    from django.db import router
-
-    from django_cfpurge.outbox import sql
-
-    change = {"files": {"image": [None, "a é.jpg"]}, "fields": {}, "values": {"n": 1.5}}
-    values = ("testapp.Photo", "7", "Ünïcode", "created", change)
-    sql.insert_change(router.db_for_write(PurgeChange), PurgeChange, values)
-    fields = dict(zip(sql.CHANGE_COLUMNS, values, strict=True))
-    PurgeChange.objects.bulk_create([PurgeChange(**fields)])
-    plain, orm = PurgeChange.objects.order_by("id").values()
-    assert plain["created_at"] is not None and plain["batch"] == ""
-    for row in (plain, orm):
-        del row["id"], row["created_at"]
-    assert plain == orm
-    assert plain["change"] == change
+def test_a_recorded_change_becomes_the_purge_request_it_describes(photos):
+    photo = new_photo("é.jpg", is_public=False)
+    (change,) = PurgeChange.objects.all()
+    assert change.created_at is not None
+    (row,) = rows()
+    assert not PurgeChange.objects.exists()  # moved, not copied
+    assert (row.source, row.event, row.model_label, row.object_pk) == (
+        "model",
+        "created",
+        "testapp.Photo",
+        str(photo.pk),
+    )
+    assert row.object_repr == str(photo)
+    assert row.change["files"] == {"image": [None, photo.image.name]}
+    assert row.change["values"] == {"is_public": False, "folder": None}
+    assert (row.status, row.created_at, row.next_attempt_at) == (
+        "pending",
+        change.created_at,
+        change.created_at,
+    )
 
 
 def test_a_registered_save_costs_one_insert_and_nothing_else(photos, django_assert_num_queries):
@@ -308,9 +311,8 @@ def test_changes_recorded_while_suspended_are_held(photos):
 
     with suspend_purging():
         new_photo("held.jpg")
-        assert rows() == []  # held: no worker takes them
-        (held,) = PurgeChange.objects.all()
-        assert held.batch
+        (held,) = rows()
+        assert held.status == "held" and held.batch
     (row,) = rows()
     assert row.status == "pending" and row.event == "created"
 

@@ -331,11 +331,16 @@ class Stack:
             return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
 
     def outbox(self) -> dict[str, int]:
-        """Outbox rows by status."""
+        """Outbox rows by status; changes recorded but not yet taken by a worker count as
+        pending."""
         rows = self.query(
-            "SELECT status, count(*) FROM django_cfpurge_purgerequest GROUP BY status"
+            "SELECT status, count(*) FROM django_cfpurge_purgerequest GROUP BY status "
+            "UNION ALL SELECT 'pending', count(*) FROM django_cfpurge_purgechange"
         )
-        return dict(rows)  # type: ignore[arg-type]
+        counts: Counter[str] = Counter()
+        for status, count in rows:
+            counts[str(status)] += int(count)
+        return {status: count for status, count in counts.items() if count}
 
     def wait_drained(
         self, timeout: float = 120.0, *, expect_rows: int | None = None

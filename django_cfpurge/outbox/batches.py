@@ -1,5 +1,6 @@
 """Suspended batches: rows written inside :func:`~django_cfpurge.suspend_purging` are
-held, then released in one dispatch (or dropped, and the purge log says so)."""
+held (as purge requests, off the request path's narrow table), then released in one
+dispatch, or dropped, and the purge log says so."""
 
 from __future__ import annotations
 
@@ -14,9 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from ..enums import Status
-from ..models import PurgeChange, PurgeRequest
+from ..models import PurgeRequest
 from .db import alias, announce
-from .ingest import ingest_all
 
 logger = logging.getLogger(__name__)
 
@@ -56,17 +56,14 @@ def release_batch(batch_id: str, *, discard: bool = False) -> int:
     """Release (or drop) the held rows of a batch; returns the number of rows."""
     using = alias()
     held = PurgeRequest.objects.using(using).held_in(batch_id)
-    changes = PurgeChange.objects.using(using).filter(batch=batch_id)
     if discard:
-        dropped = {
-            "status": Status.DROPPED,
-            "last_error": gettext("Dropped: written inside suspend_purging(discard=True)."),
-            "done_at": timezone.now(),
-        }
-        count = held.update(**dropped) + ingest_all(batch=batch_id, **dropped)
+        count = held.update(
+            status=Status.DROPPED,
+            last_error=gettext("Dropped: written inside suspend_purging(discard=True)."),
+            done_at=timezone.now(),
+        )
         logger.info("suspend_purging: dropped %d held purge request(s)", count)
         return count
     count = held.update(status=Status.PENDING, next_attempt_at=timezone.now())
-    count += changes.update(batch="")
     announce(using, count)
     return count

@@ -240,7 +240,7 @@ def prune(days: int | None = None) -> int:
 
 
 def _changes() -> Any:
-    return PurgeChange.objects.using(alias()).filter(batch="")
+    return PurgeChange.objects.using(alias())
 
 
 def next_due_at() -> datetime | None:

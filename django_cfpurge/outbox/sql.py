@@ -32,39 +32,31 @@ def _insert_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
     return [f for f in model._meta.concrete_fields if not f.primary_key]
 
 
-#: The request path's INSERT of one change, by ``(alias, with a batch)``.
-_change_sql_cache: dict[tuple[str, bool], tuple[str, list[models.Field[Any, Any]]]] = {}
-#: The columns a change row is written with (the others have database defaults).
-CHANGE_COLUMNS = ("model_label", "object_pk", "object_repr", "event", "change")
+#: The request path's INSERT of one change, by database alias.
+_change_sql_cache: dict[str, str] = {}
 
 
-def insert_change(
-    alias: str, model: type[models.Model], values: Sequence[Any], *, batch: str = ""
-) -> None:
+def insert_change(alias: str, model: type[models.Model], payload: str) -> None:
     """INSERT one change row of ``model`` (:class:`~django_cfpurge.models.PurgeChange`)
-    from ``values`` (those of :data:`CHANGE_COLUMNS`, in order), with ``batch`` when the
-    change is held.
+    with its ``payload`` (JSON text).
 
-    The request path's only write: one statement compiled once, no model instance, no id
-    read back; ``created_at`` and ``batch`` come from the database's defaults.
+    The request path's only write: one statement compiled once, one parameter, no model
+    instance, no id read back; ``created_at`` comes from the database's default.
     """
     connection = connections[alias]
-    key = (alias, bool(batch))
-    cached = _change_sql_cache.get(key)
-    if cached is None:
+    statement = _change_sql_cache.get(alias)
+    if statement is None:
         quote = connection.ops.quote_name
-        names = [*CHANGE_COLUMNS, *(("batch",) if batch else ())]
-        fields = [model._meta.get_field(name) for name in names]
-        columns = ", ".join(quote(str(f.column)) for f in fields)
-        placeholders = ", ".join(["%s"] * len(fields))
         table = quote(model._meta.db_table)
-        statement = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608  (identifiers only)
-        cached = _change_sql_cache[key] = (statement, fields)
-    statement, fields = cached
-    row = [*values, *((batch,) if batch else ())]
-    params = [f.get_db_prep_save(v, connection) for f, v in zip(fields, row, strict=True)]
+        column = quote(str(model._meta.get_field("payload").column))
+        statement = f"INSERT INTO {table} ({column}) VALUES (%s)"  # noqa: S608  (identifiers only)
+        _change_sql_cache[alias] = statement
     with connection.cursor() as cursor:
-        cursor.execute(statement, params)
+        cursor.execute(statement, [payload])
+
+
+#: Keys of a change's payload, and the purge-request columns they fill.
+PAYLOAD_KEYS = ("model_label", "object_pk", "object_repr", "event", "change")
 
 
 def move_changes_postgresql(
@@ -72,32 +64,26 @@ def move_changes_postgresql(
     source_model: type[models.Model],
     target_model: type[models.Model],
     *,
-    batch: str,
     limit: int,
     overrides: dict[str, Any],
 ) -> int:
-    """Move up to ``limit`` change rows of ``batch`` into purge requests in one statement
-    (``DELETE … RETURNING`` feeding an ``INSERT … SELECT``), skipping rows another worker
-    is moving; returns how many."""
+    """Move up to ``limit`` change rows into purge requests in one statement
+    (``DELETE … RETURNING`` feeding an ``INSERT … SELECT`` that unpacks each payload),
+    skipping rows another worker is moving; returns how many."""
     connection = connections[alias]
     quote = connection.ops.quote_name
-    moved_from = {
-        "event": "event",
-        "model_label": "model_label",
-        "object_pk": "object_pk",
-        "object_repr": "object_repr",
-        "change": "change",
-        "created_at": "created_at",
-        "next_attempt_at": "created_at",
-    }
     columns, selected, params = [], [], []
     for field in _insert_fields(target_model):
         columns.append(quote(str(field.column)))
         if field.name in overrides:
             selected.append("%s")
             params.append(field.get_db_prep_save(overrides[field.name], connection))
-        elif field.name in moved_from:
-            selected.append(f"moved.{quote(moved_from[field.name])}")
+        elif field.name == "change":
+            selected.append("moved.payload::jsonb -> 'change'")
+        elif field.name in PAYLOAD_KEYS:
+            selected.append(f"moved.payload::jsonb ->> '{field.name}'")
+        elif field.name in ("created_at", "next_attempt_at"):
+            selected.append("moved.created_at")
         elif field.name == "updated_at":
             selected.append("now()")
         else:
@@ -107,13 +93,12 @@ def move_changes_postgresql(
     target = quote(target_model._meta.db_table)
     statement = (
         f"WITH moved AS (DELETE FROM {source} WHERE id IN ("  # noqa: S608  (identifiers only)
-        f"SELECT id FROM {source} WHERE batch = %s ORDER BY id LIMIT %s "
-        "FOR UPDATE SKIP LOCKED) RETURNING *) "
+        f"SELECT id FROM {source} ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING *) "
         f"INSERT INTO {target} ({', '.join(columns)}) "
         f"SELECT {', '.join(selected)} FROM moved ORDER BY moved.id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(statement, [batch, limit, *params])
+        cursor.execute(statement, [limit, *params])
         return int(cursor.rowcount)
 
 

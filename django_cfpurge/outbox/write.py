@@ -14,13 +14,13 @@ import logging
 from typing import Any
 
 from django.db import models
-from django.utils import timezone
 
 from ..enums import Event, Source, Status
 from ..models import PurgeChange, PurgeRequest, Zone
 from . import sql
 from .batches import current_batch
 from .db import alias, announce
+from .ingest import payload_text
 
 logger = logging.getLogger(__name__)
 
@@ -52,32 +52,37 @@ def object_repr(instance: models.Model) -> str:
 
 def change_row(
     label: str, instance: models.Model, event: str, change: dict[str, Any]
-) -> PurgeChange:
-    """An unsaved change row for one model change (:func:`write_changes` writes many)."""
-    return PurgeChange(
+) -> PurgeRequest:
+    """An unsaved purge request for one model change (:func:`write_changes` writes many)."""
+    return PurgeRequest(
+        source=Source.MODEL,
+        event=event,
         model_label=label,
         object_pk=str(instance.pk),
         object_repr=object_repr(instance),
-        event=event,
         change=change,
     )
 
 
-def write_changes(rows: list[PurgeChange]) -> int:
-    """INSERT change rows (``bulk_create``) and announce them; returns how many."""
+def write_changes(rows: list[PurgeRequest]) -> int:
+    """Record many model changes (``purge_queryset``): one change row each, or held purge
+    requests inside :func:`~django_cfpurge.suspend_purging`; returns how many."""
     if not rows:
         return 0
+    if current_batch() is not None:
+        return len(write_rows(rows))
     using = alias()
-    batch = current_batch()
-    now = timezone.now()
-    for row in rows:
-        row.batch = str(batch["id"]) if batch else ""
-        row.created_at = now
-    PurgeChange.objects.using(using).bulk_create(rows)
-    if batch is None:
-        announce(using, len(rows))
-    else:
-        batch["rows"] += len(rows)
+    PurgeChange.objects.using(using).bulk_create(
+        [
+            PurgeChange(
+                payload=payload_text(
+                    row.model_label, row.object_pk, row.object_repr, row.event, row.change
+                )
+            )
+            for row in rows
+        ]
+    )
+    announce(using, len(rows))
     return len(rows)
 
 
@@ -91,17 +96,19 @@ def record_change(
 ) -> None:
     """Record one model change (called by the receivers): one narrow INSERT.
 
+    Inside :func:`~django_cfpurge.suspend_purging` it is held as a purge request instead.
+
     :param registration: the model's registration (its ``label`` names the model).
     """
+    if current_batch() is not None:
+        write_rows([change_row(registration.label, instance, event, change)])
+        return
     database = alias()
-    batch = current_batch()
-    values = (registration.label, str(instance.pk), object_repr(instance), str(event), change)
-    if batch is None:
-        sql.insert_change(database, PurgeChange, values)
-        announce(database, 1)
-    else:
-        sql.insert_change(database, PurgeChange, values, batch=str(batch["id"]))
-        batch["rows"] += 1
+    text = payload_text(
+        registration.label, str(instance.pk), object_repr(instance), str(event), change
+    )
+    sql.insert_change(database, PurgeChange, text)
+    announce(database, 1)
 
 
 def record_targets(
