@@ -14,14 +14,21 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
+from django_cfpurge.testing.bunny_api import DEFAULT_ACCESS_KEY, DEFAULT_PULL_ZONE_ID, FakeBunny
 from django_cfpurge.testing.cloudflare_api import (
     DEFAULT_ZONE_ID,
     FakeCloudflare,
     FakeCloudflareRemote,
+)
+from django_cfpurge.testing.cloudflare_images_api import (
+    DEFAULT_ACCOUNT_ID,
+    IMAGES_EDIT_TOKEN,
+    FakeCloudflareImages,
 )
 from tests.test_fake_cloudflare import (
     NEW_TOKEN,
@@ -128,9 +135,9 @@ def origin() -> Iterator[Origin]:
 
 
 class Edge:
-    """A fake Cloudflare API with an edge cache attached, as ``python -m fakecdn`` runs them."""
+    """A fake API with an edge cache attached, as ``python -m fakecdn`` runs them."""
 
-    def __init__(self, fake: FakeCloudflare, cache: EdgeCache) -> None:
+    def __init__(self, fake: Any, cache: EdgeCache) -> None:
         self.fake = fake
         self.cache = cache
         cache.attach(fake)
@@ -261,6 +268,62 @@ def test_edge_evict_is_a_listener_for_any_api(origin: Origin) -> None:
         assert cache.evict("everything", []) == 2
         with pytest.raises(ValueError, match="kind"):
             cache.evict("urls", [])
+
+
+def test_edge_in_front_of_the_bunny_fake(origin: Origin) -> None:
+    with (
+        FakeBunny() as bunny,
+        EdgeCache(origin.url, public_host="https://cdn.example.com") as cache,
+    ):
+        edge = Edge(bunny, cache)
+        for path in PATHS:
+            assert edge.status(path) == "MISS"
+        key = {"AccessKey": DEFAULT_ACCESS_KEY}
+        requests.post(
+            f"{bunny.api_url}/purge",
+            params={"url": "https://cdn.example.com/dir/"},
+            headers=key,
+            timeout=TIMEOUT,
+        )
+        requests.post(
+            f"{bunny.api_url}/pullzone/{DEFAULT_PULL_ZONE_ID}/purgeCache",
+            json={"CacheTag": "PAGE-TAG"},
+            headers=key,
+            timeout=TIMEOUT,
+        )
+        after = {path: edge.status(path) for path in PATHS}
+        assert {p for p, status in after.items() if status == "MISS"} == {
+            "/dir/a",
+            "/dir/b?v=1",
+            "/page",
+            "/page?v=2",
+        }
+        assert [p["evicted"] for p in bunny.purges()] == [2, 2]
+
+
+def test_edge_in_front_of_imagedelivery(origin: Origin) -> None:
+    with (
+        FakeCloudflareImages() as images,
+        EdgeCache(origin.url, public_host="https://imagedelivery.net") as cache,
+    ):
+        cache.attach(images)
+        token = {"Authorization": f"Bearer {IMAGES_EDIT_TOKEN}"}
+        uploaded = requests.post(
+            f"{images.api_url}/accounts/{DEFAULT_ACCOUNT_ID}/images/v1",
+            files={"url": (None, "https://www.example.com/cat.jpg")},
+            headers=token,
+            timeout=TIMEOUT,
+        ).json()["result"]
+        path = urlsplit(uploaded["variants"][0]).path
+        assert requests.get(cache.url + path, timeout=TIMEOUT).headers["CF-Cache-Status"] == "MISS"
+        assert requests.get(cache.url + path, timeout=TIMEOUT).headers["CF-Cache-Status"] == "HIT"
+        requests.delete(
+            f"{images.api_url}/accounts/{DEFAULT_ACCOUNT_ID}/images/v1/{uploaded['id']}",
+            headers=token,
+            timeout=TIMEOUT,
+        )
+        assert requests.get(cache.url + path, timeout=TIMEOUT).headers["CF-Cache-Status"] == "MISS"
+        assert images.deletes()[0]["evicted"] == 1
 
 
 def test_edge_origin_down() -> None:

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeAlias
 
+from . import _cloudflare_common as cf
 from ._cloudflare_common import HEX32
-from ._http import split_hostport
+from ._http import Reply, split_hostport
 
 #: A grant that covers every zone (for an account-owned token: every zone of its account).
 ALL_ZONES = "*"
@@ -479,3 +480,22 @@ def as_token(value: Token | Mapping[str, Any]) -> Token:
 def as_global_key(value: GlobalKey | Mapping[str, Any]) -> GlobalKey:
     """A copy of ``value``, or a :class:`GlobalKey` built from JSON-like data."""
     return copy.deepcopy(value) if isinstance(value, GlobalKey) else GlobalKey.from_dict(value)
+
+
+def verify_answer(credential: Token | GlobalKey, owner: str, account_id: str | None) -> Reply:
+    """The answer of ``/user/tokens/verify`` (``owner`` ``"user"``) or
+    ``/accounts/{account_id}/tokens/verify`` (``"account"``) to ``credential``.
+
+    A token of the other family, or a Global API Key, gets 401 / 1000; an account token
+    of another account 403 / 10000.
+    """
+    if not isinstance(credential, Token) or credential.owner != owner:
+        return cf.invalid_token()
+    if owner == "account" and credential.account_id != account_id:
+        return cf.auth_error()
+    return cf.verify_reply(
+        credential.id,
+        credential.effective_status(),
+        iso_date(credential.not_before) if credential.not_before else None,
+        iso_date(credential.expires_on) if credential.expires_on else None,
+    )

@@ -86,7 +86,7 @@ from .cloudflare_accounts import (
     default_tokens,
     default_zones,
     grant_to_json,
-    iso_date,
+    verify_answer,
 )
 
 __all__ = [
@@ -571,7 +571,8 @@ class FakeCloudflare(CloudflareQueries, FakeServer):
         if limited is not None:
             return limited, credential.id
         if route.startswith("verify"):
-            return self._verify(route, credential, identifier), credential.id
+            owner = "user" if route == "verify_user" else "account"
+            return verify_answer(credential, owner, identifier), credential.id
         if isinstance(credential, Token) and not credential.usable():
             return cf.invalid_token(), credential.id
         zone = self.zones.get(identifier or "")
@@ -621,19 +622,6 @@ class FakeCloudflare(CloudflareQueries, FakeServer):
         if global_key is None or global_key.email.lower() != email.strip().lower():
             return cf.envelope_error(403, [cf.err(9103, "Unknown X-Auth-Key or X-Auth-Email")])
         return global_key
-
-    def _verify(self, route: str, credential: Token | GlobalKey, account: str | None) -> Reply:
-        owner = "user" if route == "verify_user" else "account"
-        if not isinstance(credential, Token) or credential.owner != owner:
-            return cf.invalid_token()
-        if owner == "account" and credential.account_id != account:
-            return cf.auth_error()
-        return cf.verify_reply(
-            credential.id,
-            credential.effective_status(),
-            iso_date(credential.not_before) if credential.not_before else None,
-            iso_date(credential.expires_on) if credential.expires_on else None,
-        )
 
     def _unknown_zone(self, sub: str) -> Reply:
         if self.options["unknown_zone_status"] == 404:
