@@ -134,14 +134,16 @@ def test_rejected_uploads(images: FakeCloudflareImages, fields: dict[str, Any]) 
 
 
 @pytest.mark.no_contract_request
-def test_an_upload_must_be_multipart(images: FakeCloudflareImages) -> None:
-    response = requests.post(
+def test_an_upload_must_be_a_form_of_at_most_10_mb(images: FakeCloudflareImages) -> None:
+    raw = requests.post(
         url(images, "/v1"),
         json={"url": "https://www.example.com/a.jpg"},
         headers=bearer(),
         timeout=TIMEOUT,
     )
-    assert (response.status_code, codes(response)) == (400, [5400])
+    assert (raw.status_code, codes(raw)) == (415, [5415])
+    big = upload(images, file=("big.jpg", b"\xff" * (10 * 1024 * 1024 + 1), "image/jpeg"))
+    assert (big.status_code, codes(big)) == (413, [5413])
 
 
 # -- one image -------------------------------------------------------------------------------
@@ -301,7 +303,7 @@ def test_scripted_faults(images: FakeCloudflareImages) -> None:
     stats = url(images, "/v1/stats")
     assert requests.get(stats, headers=bearer(), timeout=TIMEOUT).ok  # reads pass by
     first = upload(images)
-    assert (first.status_code, codes(first)) == (503, [10001])
+    assert (first.status_code, codes(first)) == (503, [5503])
     second = upload(images)
     assert (second.status_code, second.headers["Retry-After"], codes(second)) == (429, "2", [971])
     with pytest.raises(requests.ConnectionError):

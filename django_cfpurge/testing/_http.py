@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 #: Request headers: a mapping, or the case-insensitive ``Message`` of http.server.
 Headers: TypeAlias = "Mapping[str, str] | Message[str, str]"
 
-_MAX_BODY = 10 * 1024 * 1024
+# Bodies beyond this are refused (an upload to the Images fake may be up to 10 MB).
+_MAX_BODY = 32 * 1024 * 1024
 _LOOPBACK_HOSTS = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1", "::1": "::1"}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -217,7 +218,7 @@ class LoopbackHandler(BaseHTTPRequestHandler):
         raise NotImplementedError
 
     def read_body(self) -> bytes:
-        """The request body (at most 10 MiB)."""
+        """The request body (at most 32 MiB)."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             chunks = []
             total = 0

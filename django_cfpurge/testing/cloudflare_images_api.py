@@ -21,8 +21,9 @@ purge listeners to evict ``imagedelivery.net/<account hash>/<image id>/``.
 
 Requests are limited per token as Cloudflare's global API limit (1200 per 5 minutes,
 ``speed`` shortens the window); faults, records and the control routes under
-``/__fake__`` are those of every fake. Error codes 5400 (bad request) and 5404 (no such
-image) are Cloudflare's; 5409 for an id already taken is a guess.
+``/__fake__`` are those of every fake. Error codes are the Images API's own (5400 bad
+request, 5404 no such image, 5413 over 10 MB, 5415 not a form, 5500/5503 server errors);
+409 / 5409 for a custom id already taken is a guess.
 
 Standard library only; never imports Django. It never records a token or image bytes.
 """
@@ -245,8 +246,8 @@ class FakeCloudflareImages(RecordQueries, FakeServer):
             self.tokens.update((t.value, t) for t in tokens)
 
     def internal_error(self) -> Reply:
-        """Cloudflare's envelope with code 10001."""
-        return cf.internal_error()
+        """500 / 5500."""
+        return cf.envelope_error(500, [cf.err(5500, "Internal Server Error")])
 
     def not_found(self) -> Reply:
         """404 7000 outside ``/client/v4``."""
@@ -399,7 +400,8 @@ class FakeCloudflareImages(RecordQueries, FakeServer):
     ) -> Reply:
         form = _form(content_type, body)
         if form is None:
-            return _bad_request("The upload must be multipart/form-data")
+            message = "Images must be uploaded as a form, not as raw image data"
+            return cf.envelope_error(415, [cf.err(5415, message)])
         unknown = set(form) - _UPLOAD_PARTS
         sources = [name for name in ("file", "url") if name in form]
         if unknown or len(sources) != 1:
@@ -430,8 +432,11 @@ class FakeCloudflareImages(RecordQueries, FakeServer):
             data = form["file"].get_payload(decode=True)
             size = len(data) if isinstance(data, bytes) else 0
             filename = form["file"].get_filename() or "upload"
-            if not size or size > _MAX_FILE:
-                return _bad_request("The file is empty or larger than 10 MB")
+            if size > _MAX_FILE:
+                message = "Maximum image size of 10 Mb is reached"
+                return cf.envelope_error(413, [cf.err(5413, message)])
+            if not size:
+                return _bad_request("The file is empty")
         else:
             url = _text(form["url"])
             if normalize_url(url) is None:
@@ -567,5 +572,7 @@ class FakeCloudflareImages(RecordQueries, FakeServer):
                 403: (10000, "Authentication error"),
                 404: (5404, "Image not found"),
                 429: (971, cf.RATE_LIMIT_MESSAGE),
+                500: (5500, "Internal Server Error"),
+                503: (5503, "Server Unavailable"),
             },
         )
