@@ -28,7 +28,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 from ._faults import Faults
@@ -41,9 +41,11 @@ from ._http import (
     json_reply,
     loopback_host,
 )
-from ._records import Records
+from ._records import PurgeQueries, Records
 
 logger = logging.getLogger(__name__)
+
+_Fake = TypeVar("_Fake", bound="FakeServer")
 
 #: ``listener(kind, items, serves)``: returns how many cached objects it evicted.
 PurgeListener: TypeAlias = "Callable[[str, Sequence[Any], Callable[[str], bool]], int | None]"
@@ -173,9 +175,12 @@ class FakeServer:
         """The answer to a path that is neither an API nor a control route."""
         return json_reply({"error": "no such route"}, 404)
 
+    def _request_records(self) -> list[dict[str, Any]]:
+        return self.request_log.snapshot()
+
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> Any:
+    def start(self: _Fake) -> _Fake:
         """Bind the listener and serve in a daemon thread. Returns ``self``."""
         if self._server is None:
             self._server = LoopbackServer(self._bind_host, self._port, _FakeHandler, self)
@@ -189,7 +194,7 @@ class FakeServer:
             self._server.stop()
             self._server = None
 
-    def __enter__(self) -> Any:
+    def __enter__(self: _Fake) -> _Fake:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -386,3 +391,26 @@ class FakeServer:
             result.headers.extend(no_store)
             return result
         return json_reply(result, headers=no_store)
+
+
+class PurgingFakeServer(FakeServer, PurgeQueries):
+    """A fake API that purges: it keeps a purge log, read with ``purges()`` here and
+    ``GET /__fake__/purges`` from elsewhere, and emptied by :meth:`reset`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.purge_log = Records()
+        super().__init__(**kwargs)
+        self.add_control_route("GET", "/purges", lambda data: {"purges": self._purge_records()})
+
+    def reset(self) -> None:
+        """See :meth:`FakeServer.reset`; the purge log is emptied too."""
+        with self.lock:
+            self.purge_log.clear()
+            super().reset()
+
+    def _purge_records(self) -> list[dict[str, Any]]:
+        return self.purge_log.snapshot()
+
+    def record_purge(self, record: dict[str, Any]) -> None:
+        """Store one purge (without secrets)."""
+        self.purge_log.add(self.redact(record))

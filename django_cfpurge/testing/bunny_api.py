@@ -38,10 +38,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ._base import FakeServer
+from ._base import PurgingFakeServer
 from ._faults import Buckets, FailSpec, ceil_seconds
 from ._http import Headers, Reply, json_reply, normalize_url
-from ._records import PurgeQueries, Records
+from ._records import PurgeQueries
 
 __all__ = [
     "DEFAULT_ACCESS_KEY",
@@ -214,7 +214,7 @@ class BunnyQueries(PurgeQueries):
         return [p["zone"] for p in self.purges(kind="zone")]
 
 
-class FakeBunny(BunnyQueries, FakeServer):
+class FakeBunny(PurgingFakeServer, BunnyQueries):
     """A fake bunny.net API server running in a background thread.
 
     :param pull_zones: zones (:class:`PullZone` or dicts); default :func:`default_pull_zones`.
@@ -277,7 +277,6 @@ class FakeBunny(BunnyQueries, FakeServer):
             unknown_zone_status=unknown_zone_status,
             purge_zone_status=purge_zone_status,
         )
-        self.purge_log = Records()
         super().__init__(
             faults={
                 "error_ratio": error_ratio,
@@ -292,7 +291,6 @@ class FakeBunny(BunnyQueries, FakeServer):
             port=port,
             clock=clock,
         )
-        self.add_control_route("GET", "/purges", lambda data: {"purges": self._purge_records()})
 
     # -- state ---------------------------------------------------------------------------
 
@@ -327,7 +325,6 @@ class FakeBunny(BunnyQueries, FakeServer):
     def _reset_state(self) -> None:
         self.zones = {z.id: _as_zone(z) for z in self._initial_zones}
         self.access_keys = dict(self._initial_keys)
-        self.purge_log.clear()
         self.options: dict[str, Any] = {}
         self.configure(**self._initial_options)
 
@@ -391,12 +388,6 @@ class FakeBunny(BunnyQueries, FakeServer):
     def not_found(self) -> Reply:
         """An empty 404."""
         return Reply(404, content_type=None)
-
-    def _request_records(self) -> list[dict[str, Any]]:
-        return self.request_log.snapshot()
-
-    def _purge_records(self) -> list[dict[str, Any]]:
-        return self.purge_log.snapshot()
 
     # -- the API ---------------------------------------------------------------------------
 
@@ -513,19 +504,17 @@ class FakeBunny(BunnyQueries, FakeServer):
         **extra: Any,
     ) -> None:
         evicted = self.notify_purge(_EVICT_KINDS[kind], evict, zone.serves)
-        self.purge_log.add(
-            self.redact(
-                {
-                    "zone": zone.id,
-                    "zone_name": zone.name,
-                    "account": account,
-                    "kind": kind,
-                    "items": items,
-                    "credential": account,
-                    "evicted": evicted,
-                    **extra,
-                }
-            )
+        self.record_purge(
+            {
+                "zone": zone.id,
+                "zone_name": zone.name,
+                "account": account,
+                "kind": kind,
+                "items": items,
+                "credential": account,
+                "evicted": evicted,
+                **extra,
+            }
         )
 
     def _take(self, account: str, bucket: str) -> Reply | None:

@@ -49,10 +49,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import _cloudflare_common as cf
-from ._base import FakeServer
+from ._base import PurgingFakeServer
 from ._faults import Buckets, FailSpec, ceil_seconds
 from ._http import Headers, Reply, normalize_url, parse_json
-from ._records import PurgeQueries, Records, RemoteFake
+from ._records import PurgeQueries, RemoteFake
 from .cloudflare_accounts import (
     ACCOUNT_TOKEN,
     ALL_ZONES,
@@ -250,7 +250,7 @@ class CloudflareQueries(PurgeQueries):
         return self._purged("prefixes", zone)
 
 
-class FakeCloudflare(CloudflareQueries, FakeServer):
+class FakeCloudflare(PurgingFakeServer, CloudflareQueries):
     """A fake Cloudflare API server running in a background thread.
 
     :param zones: zones to know (:class:`Zone` or dicts); default :func:`default_zones`.
@@ -345,7 +345,6 @@ class FakeCloudflare(CloudflareQueries, FakeServer):
                 "rate_limits": rate_limits,
             }
         )
-        self.purge_log = Records()
         super().__init__(
             faults={
                 "error_ratio": error_ratio,
@@ -360,7 +359,6 @@ class FakeCloudflare(CloudflareQueries, FakeServer):
             port=port,
             clock=clock,
         )
-        self.add_control_route("GET", "/purges", lambda data: {"purges": self._purge_records()})
 
     # -- state -------------------------------------------------------------------------
 
@@ -368,11 +366,8 @@ class FakeCloudflare(CloudflareQueries, FakeServer):
         self.zones: dict[str, Zone] = {z.id: as_zone(z) for z in self._initial_zones}
         self.tokens: dict[str, Token] = {t.value: as_token(t) for t in self._initial_tokens}
         self.keys: dict[str, GlobalKey] = {k.key: as_global_key(k) for k in self._initial_keys}
-        self.purge_log.clear()
         self.options: dict[str, Any] = {}
-        self.buckets = Buckets()
-        self.request_limit = cf.RequestLimit()
-        self.configure(**_OPTIONS)
+        self.configure(**_OPTIONS)  # every option, so the buckets and limits are built
         self.configure(**self._initial_options)
 
     def configure(self, **options: Any) -> None:
@@ -508,12 +503,6 @@ class FakeCloudflare(CloudflareQueries, FakeServer):
     def not_found(self) -> Reply:
         """404 7000 outside ``/client/v4``."""
         return cf.no_route()
-
-    def _request_records(self) -> list[dict[str, Any]]:
-        return self.request_log.snapshot()
-
-    def _purge_records(self) -> list[dict[str, Any]]:
-        return self.purge_log.snapshot()
 
     # -- the API -----------------------------------------------------------------------
 
@@ -704,19 +693,17 @@ class FakeCloudflare(CloudflareQueries, FakeServer):
             ignored = [i for i in items if urlsplit(_url_of(i)).path.startswith("/cdn-cgi/")]
             items = [i for i in items if i not in ignored]
         evict_items = [_url_of(i) for i in items] if kind == "files" else items
-        self.purge_log.add(
-            self.redact(
-                {
-                    "zone": zone.id,
-                    "zone_name": zone.name,
-                    "account": zone.account_id,
-                    "kind": kind,
-                    "items": items,
-                    "ignored": ignored,
-                    "credential": credential_id,
-                    "evicted": self.notify_purge(kind, evict_items, zone.serves),
-                }
-            )
+        self.record_purge(
+            {
+                "zone": zone.id,
+                "zone_name": zone.name,
+                "account": zone.account_id,
+                "kind": kind,
+                "items": items,
+                "ignored": ignored,
+                "credential": credential_id,
+                "evicted": self.notify_purge(kind, evict_items, zone.serves),
+            }
         )
         return cf.ok({"id": zone.id})
 

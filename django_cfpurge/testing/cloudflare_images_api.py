@@ -124,7 +124,7 @@ def _metadata(value: Any) -> dict[str, Any] | Reply:
     return value
 
 
-class FakeCloudflareImages(RecordQueries, FakeServer):
+class FakeCloudflareImages(FakeServer, RecordQueries):
     """A fake Cloudflare Images API server running in a background thread.
 
     :param tokens: API tokens (:class:`~django_cfpurge.testing.cloudflare_accounts.Token`
@@ -254,9 +254,6 @@ class FakeCloudflareImages(RecordQueries, FakeServer):
         return cf.no_route()
 
     # -- what it recorded ----------------------------------------------------------------------
-
-    def _request_records(self) -> list[dict[str, Any]]:
-        return self.request_log.snapshot()
 
     def changes(self, kind: str | None = None) -> list[dict[str, Any]]:
         """Uploads, patches and deletes applied, oldest first (``kind``: one of them).
