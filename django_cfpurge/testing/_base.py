@@ -58,7 +58,7 @@ CONTROL_PREFIX = "/__fake__"
 #: no scheme), ``tags``, ``hosts`` (hostnames) or ``everything`` (no items).
 EVICT_KINDS = ("files", "prefixes", "tags", "hosts", "everything")
 
-# Never recorded: they carry credentials (or a browser's session).
+# Never recorded: they carry credentials (or a browser's cookies).
 _UNRECORDED_HEADERS = frozenset(
     {
         "accesskey",
