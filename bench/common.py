@@ -59,7 +59,7 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
 
 def zone_settings(**extra: Any) -> dict[str, Any]:
     """``CFPURGE`` entries for the fake's default zone (and its default token)."""
-    from django_cfpurge.testing.fake_cloudflare import DEFAULT_TOKEN, DEFAULT_ZONE_ID
+    from django_cfpurge.testing.cloudflare_api import DEFAULT_TOKEN, DEFAULT_ZONE_ID
 
     return {
         "ZONE_NAME": "example.com",

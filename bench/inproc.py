@@ -435,7 +435,7 @@ def main() -> None:
 
     fake = None
     if "c" in sections:
-        from django_cfpurge.testing.fake_cloudflare import DEFAULT_ZONE_ID, FakeCloudflare
+        from django_cfpurge.testing.cloudflare_api import DEFAULT_ZONE_ID, FakeCloudflare
 
         # Enterprise: 3,000 URLs/s, so that section c counts calls without waiting long.
         fake = FakeCloudflare(

@@ -236,7 +236,7 @@ def memory(fake: Any, rows: int, logs: Path) -> dict[str, Any]:
     """One fresh worker drains ``rows`` pending rows; its peak RSS (VmHWM) before and after."""
     import json
 
-    from django_cfpurge.testing.fake_cloudflare import DEFAULT_ZONE_ID
+    from django_cfpurge.testing.cloudflare_api import DEFAULT_ZONE_ID
 
     reset_fake(fake)
     # Enterprise (3,000 URLs/s, 500 URLs per call): the worker, not the limit, sets the pace.
@@ -293,7 +293,7 @@ def main() -> None:
     args = parser.parse_args()
     logs = Path(args.logs)
 
-    from django_cfpurge.testing.fake_cloudflare import PURGE_RATE_LIMITS, FakeCloudflare
+    from django_cfpurge.testing.cloudflare_api import PURGE_RATE_LIMITS, FakeCloudflare
 
     # The free plan has the lowest URL limit (800 URLs/s): the one a few workers can fill.
     # Speed stays 1: the fake then enforces the same limit the package's limiter assumes.

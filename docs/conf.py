@@ -32,7 +32,8 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 
 templates_path: list[str] = []
-exclude_patterns = ["_build"]
+# _research holds the engineers' source notes, not user documentation.
+exclude_patterns = ["_build", "_research"]
 html_theme = "alabaster"
 html_static_path: list[str] = []
 

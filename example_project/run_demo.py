@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Run the whole demo: migrate, seed, then the fake Cloudflare, Django, a Celery worker and beat.
+"""Run the whole demo: migrate, seed, then the fake CDN, Django, a Celery worker and beat.
 
 ::
 
@@ -7,7 +7,7 @@
 
 What runs (ports overridable by environment variables or options)::
 
-    fake Cloudflare API   127.0.0.1:8787   DEMO_API_PORT    --api-port
+    fake Cloudflare API   127.0.0.1:8787   DEMO_API_PORT    --api-port    (python -m fakecdn)
     edge cache (fake)     127.0.0.1:8001   DEMO_EDGE_PORT   --edge-port   → in front of Django
     Django (runserver)    127.0.0.1:8000   DEMO_WEB_PORT    --web-port
     Celery worker (solo pool) and Celery beat (the periodic sweep)
@@ -192,7 +192,7 @@ class Demo:
     """Starts, watches and stops the demo's programs."""
 
     def __init__(self, args: argparse.Namespace, out: Output) -> None:
-        from django_cfpurge.testing.fake_cloudflare import DEFAULT_TOKEN, DEFAULT_ZONE_ID
+        from django_cfpurge.testing.cloudflare_api import DEFAULT_TOKEN, DEFAULT_ZONE_ID
 
         self.args = args
         self.out = out
@@ -267,7 +267,7 @@ class Demo:
             [
                 python,
                 "-m",
-                "django_cfpurge.testing.fake_cloudflare",
+                "fakecdn",
                 "--port",
                 str(a.api_port),
                 "--edge-port",

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from django_cfpurge.testing.fake_cloudflare import FakeCloudflare
+from django_cfpurge.testing.cloudflare_api import FakeCloudflare
 from tests.procs import unavailable
 
 CHROMIUM = "/usr/bin/chromium"

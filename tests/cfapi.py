@@ -1,31 +1,39 @@
-"""The Cloudflare API contract, enforced on every request the test suite sends.
+"""The API contracts, enforced on every request the test suite sends to a CDN's API.
 
-Loaded as a pytest plugin from ``tests/conftest.py``. It provides:
+Loaded as a pytest plugin from ``tests/conftest.py``; it loads the other two contracts,
+``tests/bunnyapi.py`` (bunny.net) and ``tests/imagesapi.py`` (Cloudflare Images), as
+plugins of its own. It provides:
 
 * :func:`validate_request` and :func:`validate_response`: check one exchange against
-  Cloudflare's OpenAPI schema (``tests/data/cloudflare-openapi-subset.json``) plus
-  the rules the schema does not encode (one purge kind per body, item limits,
-  non-empty lists, hosts and prefixes without a scheme, exactly one auth scheme);
+  the API's OpenAPI schema subset (``tests/data/*-openapi-subset.json``) plus the rules
+  the schema does not encode. For Cloudflare's v4 API: one purge kind per body, item
+  limits, non-empty lists, hosts and prefixes without a scheme, exactly one auth scheme;
+  the other modules add theirs. Each API is an :class:`Api` in a registry, found by URL:
+  ``/client/v4/`` URLs are Cloudflare's (``/accounts/{id}/images/...`` the Images API's),
+  ``https://api.bunny.net/...`` and ``/purge`` or ``/pullzone/...`` paths bunny.net's;
 * an autouse fixture, ``cf_contract``, that wraps ``requests.Session.send`` so that
-  every request to a ``/client/v4/`` URL — to ``responses`` mocks, the fake server
-  or anything else — is validated before it is sent, and its response after. A
-  violation raises :class:`ContractViolation` at the call and, if the code under
-  test swallowed it, fails the test afterwards;
+  every request to an API URL — to ``responses`` mocks, the fake servers or anything
+  else — is validated before it is sent, and its response after. A violation raises
+  :class:`ContractViolation` at the call and, if the code under test swallowed it,
+  fails the test afterwards;
 * markers to opt out: ``no_contract_response`` (the test feeds replies that are
-  deliberately not Cloudflare-shaped: HTML from a proxy, non-JSON...),
-  ``no_contract_request`` (the test deliberately sends a malformed request) and
-  ``cf_max_items(n)`` (the item limit for purge bodies, default 30);
-* the ``cf_api`` fixture: a ``responses`` mock of the API with helpers whose bodies
-  have exactly the shape Cloudflare sends.
+  deliberately not API-shaped: HTML from a proxy, non-JSON...), ``no_contract_request``
+  (the test deliberately sends a malformed request) and ``cf_max_items(n)`` (the item
+  limit for Cloudflare purge bodies, default 30);
+* the ``cf_api`` fixture: a ``responses`` mock of Cloudflare's API with helpers whose
+  bodies have exactly the shape Cloudflare sends (``bunny_api`` and ``images_api`` are
+  in the other two modules).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -37,12 +45,17 @@ from jsonschema_path import SchemaPath
 from openapi_core import V30RequestValidator, V30ResponseValidator
 from openapi_core.testing import MockRequest, MockResponse
 
-SCHEMA_FILE = Path(__file__).parent / "data" / "cloudflare-openapi-subset.json"
+pytest_plugins = ["tests.bunnyapi", "tests.imagesapi"]
+
+DATA = Path(__file__).parent / "data"
+SCHEMA_FILE = DATA / "cloudflare-openapi-subset.json"
 
 API_URL = "https://api.cloudflare.com/client/v4"
 API_PREFIX = "/client/v4"
 #: The schema's server; requests to other hosts (the fake server) are matched on the path.
 _SCHEMA_HOST = "https://api.cloudflare.com"
+#: Cloudflare Images routes, checked by ``tests/imagesapi.py``, not here.
+IMAGES_PATH = re.compile(r"/accounts/[^/]+/images(/.*)?")
 
 # Test identifiers: Cloudflare's own documentation examples, and made-up secrets of
 # the right shape (none of them is a real credential).
@@ -69,35 +82,88 @@ PLAN_NAMES = {
 
 
 class ContractViolation(AssertionError):
-    """A request or response does not match what Cloudflare sends or accepts."""
+    """A request or response does not match what the API sends or accepts."""
+
+
+# -- the registry of APIs -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request (and, for a response check, its answer) to an API.
+
+    :ivar path: the path under the API's prefix (``/zones/…``, ``/purge``).
+    """
+
+    method: str
+    url: str
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
+    status: int = 0
+
+
+@dataclass(frozen=True)
+class Api:
+    """An API the contract knows.
+
+    :ivar label: its name in messages (``Cloudflare API``).
+    :ivar schema_file: its OpenAPI subset.
+    :ivar host: scheme and host of the schema's server.
+    :ivar prefix: path of the schema's server (``/client/v4``, or ``""``).
+    :ivar locate: ``url`` → the path under ``prefix``, or None if the URL is not this API's.
+    :ivar request_rules: the problems of a request beyond the schema.
+    :ivar response_problems: all the problems of a response (schema included).
+    :ivar request_deviation: True for a schema error of a request that the real API
+        accepts anyway (the schema is wrong there).
+    :ivar response_deviation: True for a schema error that the real API's answers commit.
+    """
+
+    label: str
+    schema_file: Path
+    host: str
+    prefix: str
+    locate: Callable[[str], str | None]
+    request_rules: Callable[[Exchange, Contract], list[str]]
+    response_problems: Callable[[Api, Exchange], list[str]]
+    request_deviation: Callable[[Any], bool] = lambda schema_error: False
+    response_deviation: Callable[[Any], bool] = lambda schema_error: False
+
+
+_APIS: list[Api] = []
+
+
+def register_api(api: Api) -> None:
+    """Check requests to ``api`` from now on."""
+    _APIS.append(api)
+
+
+def find_api(url: str) -> tuple[Api, str] | None:
+    """The API ``url`` belongs to and its path under the API's prefix, or None."""
+    for api in _APIS:
+        path = api.locate(url)
+        if path is not None:
+            return api, path
+    return None
+
+
+def _not_api_url(url: str) -> ContractViolation:
+    return ContractViolation(
+        f"{url} is not a Cloudflare API URL (no {API_PREFIX}/ in it) nor another known API's"
+    )
 
 
 # -- validation -------------------------------------------------------------
 
 
-def _load_schema() -> dict[str, Any]:
-    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
-    # Cloudflare marks iam_account_identifier readOnly, which OpenAPI defines for
-    # properties only; on a path parameter openapi-core would refuse every request to
-    # /accounts/{account_id}/tokens/verify. Inline a copy without it (in memory only).
-    schemas = schema["components"]["schemas"]
-    for path_item in schema["paths"].values():
-        for operation in path_item.values():
-            for parameter in operation.get("parameters", []):
-                ref = parameter.get("schema", {}).get("$ref", "")
-                target = schemas.get(ref.rsplit("/", 1)[-1]) if ref else None
-                if target is not None and target.get("readOnly"):
-                    parameter["schema"] = {k: v for k, v in target.items() if k != "readOnly"}
-    return schema
-
-
-@lru_cache(maxsize=1)
-def _validators() -> tuple[V30RequestValidator, V30ResponseValidator]:
-    spec = SchemaPath.from_dict(_load_schema())
+@cache
+def _validators(schema_file: Path) -> tuple[V30RequestValidator, V30ResponseValidator]:
+    spec = SchemaPath.from_dict(json.loads(schema_file.read_text(encoding="utf-8")))
     return V30RequestValidator(spec), V30ResponseValidator(spec)
 
 
-def _known_deviation(schema_error: Any) -> bool:
+def code_971(schema_error: Any) -> bool:
+    """True for the code 971 of Cloudflare's global rate limit (below the schema's minimum)."""
     # The schema says codes are >= 1000, but Cloudflare's global API rate limit answers
     # code 971 ("Please wait and consider throttling your request speed").
     return (
@@ -117,68 +183,96 @@ def api_path(url: str) -> str | None:
     return path[index + len(API_PREFIX) :]
 
 
-def _header(headers: Mapping[str, str], name: str) -> str:
+def _cloudflare_path(url: str) -> str | None:
+    path = api_path(url)
+    return None if path is None or IMAGES_PATH.fullmatch(path) else path
+
+
+def header(headers: Mapping[str, Any], name: str) -> str:
+    """The value of header ``name`` (any case), as text; ``""`` when absent."""
     for key, value in headers.items():
         if key.lower() == name.lower():
             return value if isinstance(value, str) else value.decode("latin-1")
     return ""
 
 
-def _mock_request(
-    method: str, url: str, headers: Mapping[str, str], body: bytes | None
-) -> MockRequest:
-    path = api_path(url)
-    assert path is not None
+def _mock_request(api: Api, exchange: Exchange) -> MockRequest:
+    headers = exchange.headers
     return MockRequest(
-        _SCHEMA_HOST,
-        method,
-        API_PREFIX + path,
-        args=dict(parse_qsl(urlsplit(url).query)),
+        api.host,
+        exchange.method,
+        api.prefix + exchange.path,
+        args=dict(parse_qsl(urlsplit(exchange.url).query)),
         headers={k: (v if isinstance(v, str) else v.decode("latin-1")) for k, v in headers.items()},
-        data=body or b"",
-        content_type=(_header(headers, "Content-Type") or "application/json").lower(),
+        data=exchange.body,
+        content_type=(header(headers, "Content-Type") or "application/json").lower(),
     )
 
 
-def _describe(errors: Sequence[Exception]) -> list[str]:
+def _describe(errors: Sequence[Exception], deviation: Callable[[Any], bool]) -> list[str]:
     lines = []
     for err in errors:
         schema_errors = getattr(err.__cause__, "schema_errors", None) or getattr(
             err, "schema_errors", None
         )
         if schema_errors:
+            # A parameter's errors are at "$": name the parameter.
+            name = f" {err.name}" if isinstance(getattr(err, "name", None), str) else ""
             lines.extend(
-                f"{type(err).__name__} at {getattr(se, 'json_path', '$')}: "
+                f"{type(err).__name__}{name} at {getattr(se, 'json_path', '$')}: "
                 f"{getattr(se, 'message', se)}"
                 for se in schema_errors
-                if not _known_deviation(se)
+                if not deviation(se)
             )
         else:
             lines.append(f"{type(err).__name__}: {err}")
     return lines
 
 
-def _fail(kind: str, method: str, url: str, problems: list[str]) -> None:
+def schema_request_problems(api: Api, exchange: Exchange) -> list[str]:
+    """What the schema finds wrong with a request."""
+    request_validator, _ = _validators(api.schema_file)
+    errors = list(request_validator.iter_errors(_mock_request(api, exchange)))
+    return _describe(errors, api.request_deviation)
+
+
+def schema_response_problems(api: Api, exchange: Exchange, status: int | None = None) -> list[str]:
+    """What the schema finds wrong with a response (validated as ``status`` if given)."""
+    _, response_validator = _validators(api.schema_file)
+    request = _mock_request(api, Exchange(exchange.method, exchange.url, exchange.path, {}, b""))
+    content_type = (header(exchange.headers, "Content-Type") or "").lower()
+    response = MockResponse(
+        exchange.body,
+        status_code=status or exchange.status,
+        headers=dict(exchange.headers),
+        content_type=content_type,
+    )
+    return _describe(
+        list(response_validator.iter_errors(request, response)), api.response_deviation
+    )
+
+
+def _fail(api: Api, kind: str, exchange: Exchange, problems: list[str]) -> None:
     __tracebackhide__ = True
     if problems:
-        path = api_path(url) or url
         listing = "\n  - ".join(problems)
         raise ContractViolation(
-            f"Cloudflare API contract: {kind} {method.upper()} {API_PREFIX}{path} "
-            f"is not valid:\n  - {listing}"
+            f"{api.label} contract: {kind} {exchange.method.upper()} "
+            f"{api.prefix}{exchange.path} is not valid:\n  - {listing}"
         )
 
 
-def _check_auth(headers: Mapping[str, str]) -> list[str]:
-    authorization = _header(headers, "Authorization")
+def check_auth(headers: Mapping[str, str]) -> list[str]:
+    """Exactly one of Cloudflare's auth schemes: a Bearer token, or email + Global API Key."""
+    authorization = header(headers, "Authorization")
     bearer = authorization.startswith("Bearer ") and bool(authorization[7:].strip())
-    key_pair = bool(_header(headers, "X-Auth-Email")) and bool(_header(headers, "X-Auth-Key"))
+    key_pair = bool(header(headers, "X-Auth-Email")) and bool(header(headers, "X-Auth-Key"))
     if authorization and not bearer:
         return ["the Authorization header is not 'Bearer <token>'"]
     if bearer and key_pair:
         return ["both auth schemes sent (Authorization and X-Auth-Email/X-Auth-Key); send one"]
     if not bearer and not key_pair:
-        if _header(headers, "X-Auth-Email") or _header(headers, "X-Auth-Key"):
+        if header(headers, "X-Auth-Email") or header(headers, "X-Auth-Key"):
             return ["X-Auth-Email and X-Auth-Key must be sent together"]
         return ["no credentials: neither 'Authorization: Bearer' nor X-Auth-Email + X-Auth-Key"]
     return []
@@ -253,6 +347,57 @@ def check_purge_body(body: Any, *, max_items: int = DEFAULT_MAX_ITEMS) -> list[s
     return problems
 
 
+def _cloudflare_request_rules(exchange: Exchange, contract: Contract) -> list[str]:
+    problems = check_auth(exchange.headers)
+    if exchange.method.upper() == "POST" and exchange.path.endswith("/purge_cache"):
+        content_type = header(exchange.headers, "Content-Type").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            problems.append(f"Content-Type must be application/json, not {content_type!r}")
+        try:
+            body = json.loads(exchange.body or b"")
+        except ValueError:
+            problems.append("the body is not JSON")
+        else:
+            problems.extend(check_purge_body(body, max_items=contract.max_items))
+    return problems
+
+
+def envelope_response_problems(api: Api, exchange: Exchange) -> list[str]:
+    """A Cloudflare answer: 2xx against the operation's success schema; 4xx/5xx JSON
+    bodies against its failure envelope (non-JSON error bodies pass: a proxy's page)."""
+    if 200 <= exchange.status < 300:
+        return schema_response_problems(api, exchange)
+    if exchange.status < 400:
+        return []
+    try:
+        json.loads(exchange.body or b"")
+    except ValueError:
+        return []
+    # The schema documents only "4XX"; a JSON 5xx from Cloudflare uses the same envelope.
+    json_exchange = Exchange(
+        exchange.method,
+        exchange.url,
+        exchange.path,
+        {**exchange.headers, "Content-Type": "application/json"},
+        exchange.body,
+        exchange.status,
+    )
+    return schema_response_problems(api, json_exchange, 400 if exchange.status >= 500 else None)
+
+
+CLOUDFLARE = Api(
+    label="Cloudflare API",
+    schema_file=SCHEMA_FILE,
+    host=_SCHEMA_HOST,
+    prefix=API_PREFIX,
+    locate=_cloudflare_path,
+    request_rules=_cloudflare_request_rules,
+    response_problems=envelope_response_problems,
+    response_deviation=code_971,
+)
+register_api(CLOUDFLARE)
+
+
 def validate_request(
     method: str,
     url: str,
@@ -261,31 +406,18 @@ def validate_request(
     *,
     max_items: int = DEFAULT_MAX_ITEMS,
 ) -> None:
-    """Check one request against the schema and the rules beyond it.
+    """Check one request against its API's schema and the rules beyond it.
 
     :raises ContractViolation: listing every problem found.
     """
-    if api_path(url) is None:
-        raise ContractViolation(f"{url} is not a Cloudflare API URL (no {API_PREFIX}/ in it)")
-    request_validator, _ = _validators()
-    problems = _check_auth(headers)
-    problems.extend(
-        _describe(
-            list(request_validator.iter_errors(_mock_request(method, url, headers, body_bytes)))
-        )
-    )
-    path = api_path(url) or ""
-    if method.upper() == "POST" and path.endswith("/purge_cache"):
-        content_type = _header(headers, "Content-Type").split(";")[0].strip().lower()
-        if content_type != "application/json":
-            problems.append(f"Content-Type must be application/json, not {content_type!r}")
-        try:
-            body = json.loads(body_bytes or b"")
-        except ValueError:
-            problems.append("the body is not JSON")
-        else:
-            problems.extend(check_purge_body(body, max_items=max_items))
-    _fail("request", method, url, problems)
+    found = find_api(url)
+    if found is None:
+        raise _not_api_url(url)
+    api, path = found
+    exchange = Exchange(method, url, path, headers, body_bytes or b"")
+    problems = api.request_rules(exchange, Contract(max_items=max_items))
+    problems.extend(schema_request_problems(api, exchange))
+    _fail(api, "request", exchange, problems)
 
 
 def validate_response(
@@ -295,40 +427,18 @@ def validate_response(
     headers: Mapping[str, str],
     body_bytes: bytes | None,
 ) -> None:
-    """Check one response: 2xx against the operation's success schema; 4xx/5xx JSON
-    bodies against the operation's failure envelope (non-JSON error bodies pass).
+    """Check one response against its API's schema and rules (for Cloudflare: 2xx against
+    the operation's success schema; 4xx/5xx JSON bodies against its failure envelope,
+    non-JSON error bodies pass).
 
     :raises ContractViolation: listing every problem found.
     """
-    if api_path(url) is None:
-        raise ContractViolation(f"{url} is not a Cloudflare API URL (no {API_PREFIX}/ in it)")
-    _, response_validator = _validators()
-    request = _mock_request(method, url, {}, None)
-    content_type = (_header(headers, "Content-Type") or "").lower()
-    if 200 <= status < 300:
-        response = MockResponse(
-            body_bytes or b"", status_code=status, headers=dict(headers), content_type=content_type
-        )
-    elif status >= 400:
-        try:
-            json.loads(body_bytes or b"")
-        except ValueError:
-            return
-        # The schema documents only "4XX"; a JSON 5xx from Cloudflare uses the same envelope.
-        response = MockResponse(
-            body_bytes or b"",
-            status_code=status if status < 500 else 400,
-            headers=dict(headers),
-            content_type="application/json",
-        )
-    else:
-        return
-    _fail(
-        f"response {status} to",
-        method,
-        url,
-        _describe(list(response_validator.iter_errors(request, response))),
-    )
+    found = find_api(url)
+    if found is None:
+        raise _not_api_url(url)
+    api, path = found
+    exchange = Exchange(method, url, path, headers, body_bytes or b"", status)
+    _fail(api, f"response {status} to", exchange, api.response_problems(api, exchange))
 
 
 # -- the autouse wrapper -------------------------------------------------------
@@ -384,7 +494,7 @@ def _body_bytes(body: Any) -> bytes:
 
 @pytest.fixture(autouse=True)
 def cf_contract(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Contract:
-    """Validate every ``/client/v4/`` exchange of the test against Cloudflare's contract."""
+    """Validate every exchange of the test with a known API against its contract."""
     marker = request.node.get_closest_marker("cf_max_items")
     contract = Contract(
         max_items=marker.args[0] if marker else DEFAULT_MAX_ITEMS,
@@ -395,7 +505,7 @@ def cf_contract(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 
     def send(session: requests.Session, prepared: requests.PreparedRequest, **kwargs: Any) -> Any:
         url = prepared.url or ""
-        if api_path(url) is None:
+        if find_api(url) is None:
             return original_send(session, prepared, **kwargs)
         contract.checked += 1
         method = prepared.method or "GET"
@@ -435,7 +545,7 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     contract = item.stash.get(_CONTRACT, None)
     if contract is not None and contract.violations:
         pytest.fail(
-            "The Cloudflare API contract was violated (and the error was caught by the "
+            "An API contract was violated (and the error was caught by the "
             "code under test):\n" + "\n".join(contract.violations),
             pytrace=False,
         )
@@ -445,12 +555,12 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "no_contract_response: do not validate Cloudflare API responses (the test feeds "
-        "replies that are deliberately not Cloudflare-shaped)",
+        "no_contract_response: do not validate API responses (the test feeds "
+        "replies that are deliberately not shaped as the API's)",
     )
     config.addinivalue_line(
         "markers",
-        "no_contract_request: do not validate Cloudflare API requests (the test sends a "
+        "no_contract_request: do not validate API requests (the test sends a "
         "deliberately malformed request)",
     )
     config.addinivalue_line(

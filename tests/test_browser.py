@@ -12,7 +12,7 @@ from django_cfpurge import api
 from django_cfpurge.drain import drain
 from django_cfpurge.models import PurgeRequest, Zone
 from django_cfpurge.testing import make_zone
-from django_cfpurge.testing.fake_cloudflare import (
+from django_cfpurge.testing.cloudflare_api import (
     DEFAULT_TOKEN,
     DEFAULT_ZONE_ID,
     DEFAULT_ZONE_NAME,

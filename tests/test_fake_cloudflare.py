@@ -1,23 +1,15 @@
-"""The fake Cloudflare server: API behaviour, faults, records, edge cache and CLI."""
+"""The fake Cloudflare API: routes, auth, limits, faults, records and control routes."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from django_cfpurge.testing.fake_cloudflare import (
+from django_cfpurge.testing.cloudflare_api import (
     ACCOUNT_TOKEN,
     DEFAULT_ACCOUNT_ID,
     DEFAULT_TOKEN,
@@ -38,7 +30,6 @@ from django_cfpurge.testing.fake_cloudflare import (
 ZONE = DEFAULT_ZONE_ID
 OTHER_ACCOUNT = "0123456789abcdef0123456789abcdef"
 NEW_TOKEN = "cfut_" + "N" * 40 + "newtoken"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 5
 
 
@@ -107,7 +98,6 @@ def test_urls_and_loopback_only() -> None:
     with FakeCloudflare() as server:
         assert server.api_url == f"http://127.0.0.1:{server.port}/client/v4"
         assert server.control_url == f"http://127.0.0.1:{server.port}/__fake__"
-        assert server.edge_url is None
         response = requests.get(server.control_url + "/health", timeout=TIMEOUT)
         assert response.json()["ok"] is True
     assert not server.running
@@ -675,7 +665,7 @@ def test_no_secret_in_the_control_api(fake: FakeCloudflare) -> None:
     purge(fake, {"tags": [DISABLED_TOKEN]})
     texts = [
         requests.get(f"{fake.control_url}/{route}", timeout=TIMEOUT).text
-        for route in ("requests", "purges", "config", "")
+        for route in ("requests", "purges", "config", "health")
     ]
     assert len(json.loads(texts[0])["requests"]) == 6
     for secret in (
@@ -693,12 +683,7 @@ def test_no_secret_in_the_control_api(fake: FakeCloudflare) -> None:
 def test_control_api(fake: FakeCloudflare) -> None:
     control = fake.control_url
     health = requests.get(f"{control}/health", timeout=TIMEOUT).json()
-    assert health == {
-        "ok": True,
-        "api_url": fake.api_url,
-        "control_url": control,
-        "edge_url": None,
-    }
+    assert health == {"ok": True, "api_url": fake.api_url, "control_url": control}
     not_json = requests.post(f"{control}/reset", data="x", timeout=TIMEOUT)
     assert not_json.status_code == 415
     config = {
@@ -739,261 +724,3 @@ def test_reset_restores_the_initial_state() -> None:
         server.reset()
         again = [outcome(lambda: purge(server, {"tags": ["a"]})) for _ in range(20)]
         assert again == first
-
-
-def test_html_edge_log_escapes_everything(fake: FakeCloudflare) -> None:
-    nasty = "https://www.example.com/<script>alert(1)</script>?a=1&b=2"
-    purge(fake, {"files": [nasty]})
-    purge(fake, {"tags": ['"><img/src=x>']})
-    page = requests.get(fake.control_url + "/", timeout=TIMEOUT)
-    assert page.status_code == 200
-    assert page.headers["Content-Type"].startswith("text/html")
-    assert "<script>alert(1)" not in page.text
-    assert "<img/src=x>" not in page.text
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;?a=1&amp;b=2" in page.text
-    assert "&quot;&gt;&lt;img/src=x&gt;" in page.text
-    # Newest first.
-    assert page.text.index("img/src") < page.text.index("alert(1)")
-
-
-# -- edge cache ----------------------------------------------------------------------
-
-
-class Origin:
-    """A tiny origin server that counts the requests it answers."""
-
-    def __init__(self) -> None:
-        self.hits: dict[str, int] = {}
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                owner.hits[self.path] = owner.hits.get(self.path, 0) + 1
-                body = f"{self.path} #{owner.hits[self.path]}".encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                if self.path.startswith("/page"):
-                    self.send_header("Cache-Tag", "Page-Tag, common")
-                elif self.path.startswith("/dir/"):
-                    self.send_header("Cache-Tag", "dir,common")
-                elif self.path == "/private":
-                    self.send_header("Cache-Control", "private, max-age=60")
-                elif self.path == "/nostore":
-                    self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def origin() -> Iterator[Origin]:
-    server = Origin()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def edge(origin: Origin) -> Iterator[FakeCloudflare]:
-    with FakeCloudflare(origin=origin.url) as server:
-        yield server
-
-
-def fetch(fake: FakeCloudflare, path: str) -> requests.Response:
-    assert fake.edge_url is not None
-    return requests.get(fake.edge_url + path, timeout=TIMEOUT)
-
-
-def cache_status(fake: FakeCloudflare, path: str) -> str:
-    return fetch(fake, path).headers["CF-Cache-Status"]
-
-
-def test_edge_miss_then_hit(edge: FakeCloudflare, origin: Origin) -> None:
-    first = fetch(edge, "/page?x=1")
-    assert first.headers["CF-Cache-Status"] == "MISS"
-    assert "Cache-Tag" not in first.headers
-    second = fetch(edge, "/page?x=1")
-    assert second.headers["CF-Cache-Status"] == "HIT"
-    assert "Age" in second.headers
-    assert second.text == first.text == "/page?x=1 #1"
-    assert origin.hits["/page?x=1"] == 1
-    # Another query string is another object.
-    assert cache_status(edge, "/page?x=2") == "MISS"
-    (entry, _) = edge.edge_entries()
-    assert entry["key"] == f"http://127.0.0.1:{edge.edge_port}/page?x=1"
-    assert entry["tags"] == ["common", "page-tag"]
-    assert edge.edge_stats()["hit"] == 1
-
-
-def test_edge_honours_private_and_no_store(edge: FakeCloudflare, origin: Origin) -> None:
-    for path in ("/private", "/nostore"):
-        assert [cache_status(edge, path) for _ in range(2)] == ["BYPASS", "BYPASS"]
-        assert origin.hits[path] == 2
-    assert edge.edge_entries() == []
-
-
-PATHS = ("/page", "/page?v=2", "/dir/a", "/dir/b?v=1", "/other")
-
-
-@pytest.mark.parametrize(
-    ("make_body", "evicted"),
-    [
-        pytest.param(
-            lambda base: {"files": [f"{base}/page?v=2", f"{base}/dir/a"]},
-            {"/page?v=2", "/dir/a"},
-            id="files",
-        ),
-        pytest.param(
-            lambda base: {"files": [{"url": f"{base}/dir/a", "headers": {"CF-IPCountry": "US"}}]},
-            {"/dir/a"},
-            id="files-objects",
-        ),
-        pytest.param(
-            lambda base: {"files": [f"{base}/page?v=3", f"{base}/dir"]}, set(), id="files-exact"
-        ),
-        pytest.param(
-            lambda base: {"prefixes": [base.split("://")[1] + "/dir"]},
-            {"/dir/a", "/dir/b?v=1"},
-            id="prefixes",
-        ),
-        pytest.param(lambda base: {"tags": ["PAGE-TAG"]}, {"/page", "/page?v=2"}, id="tags"),
-        pytest.param(lambda base: {"hosts": ["127.0.0.1"]}, set(PATHS), id="hosts"),
-        pytest.param(lambda base: {"hosts": ["www.example.com"]}, set(), id="other-host"),
-        pytest.param(lambda base: {"purge_everything": True}, set(PATHS), id="everything"),
-    ],
-)
-def test_edge_purges_evict(
-    edge: FakeCloudflare, make_body: Callable[[str], dict[str, Any]], evicted: set[str]
-) -> None:
-    assert edge.edge_url is not None
-    for path in PATHS:
-        assert cache_status(edge, path) == "MISS"
-    assert purge(edge, make_body(edge.edge_url)).status_code == 200
-    after = {path: cache_status(edge, path) for path in PATHS}
-    assert {path for path, status in after.items() if status == "MISS"} == evicted
-    assert {path for path, status in after.items() if status == "HIT"} == set(PATHS) - evicted
-    assert edge.purges()[0]["evicted"] == len(evicted)
-
-
-def test_edge_public_host_and_zone_membership(origin: Origin) -> None:
-    with FakeCloudflare(origin=origin.url, public_host="www.example.com") as server:
-        other = server.add_zone("other.org", account_id=OTHER_ACCOUNT)
-        assert cache_status(server, "/page") == "MISS"
-        assert [e["key"] for e in server.edge_entries()] == ["https://www.example.com/page"]
-        # A purge of another zone never evicts this zone's objects.
-        assert purge(server, {"purge_everything": True}, zone=other.id).status_code == 200
-        assert cache_status(server, "/page") == "HIT"
-        assert purge(server, {"files": ["https://WWW.example.com:443/page"]}).status_code == 200
-        assert cache_status(server, "/page") == "MISS"
-        assert origin.hits["/page"] == 2
-
-
-def test_edge_origin_down() -> None:
-    with FakeCloudflare(origin="http://127.0.0.1:9") as server:
-        response = fetch(server, "/x")
-        assert response.status_code in (502, 521)
-        assert response.headers["CF-Cache-Status"] == "DYNAMIC"
-
-
-# -- command line --------------------------------------------------------------------
-
-
-def test_cli_subprocess(tmp_path: Path) -> None:
-    ready_file = tmp_path / "ready.json"
-    config_file = tmp_path / "fake.json"
-    config_file.write_text(
-        json.dumps(
-            {
-                "zones": [
-                    {"id": ZONE, "name": "example.com"},
-                    {"name": "cfg.example.org", "plan": "pro"},
-                ],
-                "faults": {"latency": 0},
-                "global_limit": 1000,
-            }
-        )
-    )
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "django_cfpurge.testing.fake_cloudflare",
-            "--port",
-            "0",
-            "--ready-file",
-            str(ready_file),
-            "--plan",
-            "enterprise",
-            "--seed",
-            "5",
-            "--config",
-            str(config_file),
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while not ready_file.exists():
-            if process.poll() is not None:
-                pytest.fail(
-                    f"the fake exited early: {process.stderr.read() if process.stderr else ''}"
-                )
-            assert time.monotonic() < deadline, "the fake did not write its ready file"
-            time.sleep(0.05)
-        ready = json.loads(ready_file.read_text())
-        assert ready["port"] > 0
-        remote = FakeCloudflareRemote.from_ready_file(ready_file)
-        assert remote.wait_until_ready()["api_url"] == remote.api_url == ready["api_url"]
-        assert process.stdout is not None
-        assert remote.api_url in process.stdout.readline()
-
-        zone = api_get(remote, f"/zones/{ZONE}").json()["result"]
-        assert zone["plan"]["legacy_id"] == "enterprise"
-        config = remote.config()
-        assert config["global_limit"] == 1000
-        assert {z["name"]: z["plan"] for z in config["zones"]} == {
-            "example.com": "enterprise",
-            "cfg.example.org": "pro",
-        }
-        url = "https://www.example.com/media/a.jpg"
-        assert purge(remote, {"files": [url]}).status_code == 200
-        assert remote.purged_urls() == [url]
-
-        remote.set_faults(fail_next=[503])
-        assert purge(remote, {"tags": ["a"]}).status_code == 503
-        added = remote.add_zone("cli.example.org", plan="pro")
-        remote.add_token(NEW_TOKEN, purge_zones=[added["id"]])
-        assert purge(remote, {"tags": ["b"]}, zone=added["id"], headers=bearer(NEW_TOKEN)).ok
-        assert remote.purged_tags(zone=added["id"]) == ["b"]
-        assert [r["status"] for r in remote.requests(route="purge")] == [200, 503, 200]
-        remote.reset()
-        assert remote.purges() == []
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
-        if process.stdout:
-            process.stdout.close()
-        if process.stderr:
-            process.stderr.close()
-    assert not ready_file.exists()

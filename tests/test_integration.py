@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from django_cfpurge.testing.fake_cloudflare import (
+from django_cfpurge.testing.cloudflare_api import (
     DEFAULT_TOKEN,
     DEFAULT_TOKEN_ID,
     DEFAULT_ZONE_ID,

@@ -114,3 +114,32 @@ else:
 
         with FakeCloudflare() as server:
             yield server
+
+
+# -- fake bunny.net and Cloudflare Images APIs ---------------------------------------------
+# Fixtures beside ``fake_cloudflare_server``: running fakes, stopped at the end of the test.
+
+try:  # pytest fixtures, when pytest is installed
+    import pytest as _pytest
+except ImportError:  # pragma: no cover
+    pass
+else:
+
+    @_pytest.fixture
+    def fake_bunny_server() -> Iterator[Any]:
+        """A running :class:`~django_cfpurge.testing.bunny_api.FakeBunny`; its ``api_url``
+        stands for ``https://api.bunny.net``."""
+        from .bunny_api import FakeBunny
+
+        with FakeBunny() as server:
+            yield server
+
+    @_pytest.fixture
+    def fake_cloudflare_images_server() -> Iterator[Any]:
+        """A running
+        :class:`~django_cfpurge.testing.cloudflare_images_api.FakeCloudflareImages`; its
+        ``api_url`` stands for ``https://api.cloudflare.com/client/v4``."""
+        from .cloudflare_images_api import FakeCloudflareImages
+
+        with FakeCloudflareImages() as server:
+            yield server

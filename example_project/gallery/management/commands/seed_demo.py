@@ -139,7 +139,7 @@ class Command(BaseCommand):
             )
             return
         # The API is the local fake: give the zone the fake's own (fake) credentials.
-        from django_cfpurge.testing.fake_cloudflare import DEFAULT_TOKEN, DEFAULT_ZONE_ID
+        from django_cfpurge.testing.cloudflare_api import DEFAULT_TOKEN, DEFAULT_ZONE_ID
 
         Zone.objects.update_or_create(
             name="demo",
