@@ -161,39 +161,64 @@ _OPTIONS = {
 }
 
 
+def _positive_float(name: str, value: Any) -> float:
+    if not float(value) > 0:
+        raise ValueError(f"{name} must be greater than 0.")
+    return float(value)
+
+
+def _code(name: str, value: Any) -> int:
+    # 971 is below the schema's minimum of 1000, but it is what Cloudflare's global rate
+    # limit answers.
+    allowed_low = (971,) if name == "rate_limit_code" else ()
+    if not (isinstance(value, int) and (value >= 1000 or value in allowed_low)):
+        raise ValueError(f"{name} must be an integer >= 1000 (or 971 for rate_limit_code).")
+    return value
+
+
+def _one_of(name: str, value: Any, allowed: tuple[Any, ...]) -> Any:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}.")
+    return value
+
+
+def _global_limit(name: str, value: Any) -> int | None:
+    if value is not None and int(value) < 1:
+        raise ValueError("global_limit must be a positive integer, or None to disable it.")
+    return None if value is None else int(value)
+
+
+def _rate_limits(name: str, value: Any) -> dict[str, PurgeRateLimit]:
+    limits = {
+        plan: limit if isinstance(limit, PurgeRateLimit) else PurgeRateLimit(**limit)
+        for plan, limit in dict(value or {}).items()
+    }
+    unknown = set(limits) - set(PLANS)
+    if unknown:
+        raise ValueError(f"rate_limits: unknown plans {sorted(unknown)}.")
+    return limits
+
+
+#: How each option is checked (and converted).
+_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "plan_limits_mode": lambda name, value: _one_of(name, value, PLAN_LIMITS_MODES),
+    "speed": _positive_float,
+    "global_window": _positive_float,
+    "unknown_zone_status": lambda name, value: _one_of(name, value, (403, 404)),
+    "invalid_body_code": _code,
+    "too_many_items_code": _code,
+    "rate_limit_code": _code,
+    "global_limit": _global_limit,
+    "rate_limits": _rate_limits,
+}
+
+
 def _validate_options(options: Mapping[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for name, value in options.items():
         if name not in _OPTIONS:
             raise ValueError(f"Unknown option {name!r}.")
-        if name == "plan_limits_mode" and value not in PLAN_LIMITS_MODES:
-            raise ValueError(f"plan_limits_mode must be one of {PLAN_LIMITS_MODES}.")
-        if name in ("speed", "global_window"):
-            if not float(value) > 0:
-                raise ValueError(f"{name} must be greater than 0.")
-            value = float(value)
-        if name == "unknown_zone_status" and value not in (403, 404):
-            raise ValueError("unknown_zone_status must be 403 or 404.")
-        # 971 is below the schema's minimum of 1000, but it is what Cloudflare's
-        # global rate limit answers.
-        allowed_low = (971,) if name == "rate_limit_code" else ()
-        if name.endswith("_code") and not (
-            isinstance(value, int) and (value >= 1000 or value in allowed_low)
-        ):
-            raise ValueError(f"{name} must be an integer >= 1000 (or 971 for rate_limit_code).")
-        if name == "global_limit" and value is not None:
-            if int(value) < 1:
-                raise ValueError("global_limit must be a positive integer, or None to disable it.")
-            value = int(value)
-        if name == "rate_limits":
-            value = {
-                plan: limit if isinstance(limit, PurgeRateLimit) else PurgeRateLimit(**limit)
-                for plan, limit in dict(value or {}).items()
-            }
-            unknown = set(value) - set(PLANS)
-            if unknown:
-                raise ValueError(f"rate_limits: unknown plans {sorted(unknown)}.")
-        result[name] = value
+        result[name] = _CHECKS[name](name, value)
     return result
 
 
@@ -201,21 +226,20 @@ def _url_of(item: Any) -> str:
     return item["url"] if isinstance(item, Mapping) else str(item)
 
 
-def _item_problem(key: str, item: Any) -> str | None:
-    """Why one purge item is invalid, or None."""
-    if key == "files":
-        url = item.get("url") if isinstance(item, Mapping) else item
-        if isinstance(item, Mapping):
-            headers = item.get("headers", {})
-            if not isinstance(headers, Mapping) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
-            ):
-                return '"headers" of a file must map header names to strings'
-        if not isinstance(url, str) or normalize_url(url) is None:
-            return f"{json.dumps(url)} is not a valid http(s) URL"
-        return None
-    if not isinstance(item, str) or not item:
-        return f'"{key}" must contain non-empty strings'
+def _file_problem(item: Any) -> str | None:
+    url = item.get("url") if isinstance(item, Mapping) else item
+    if isinstance(item, Mapping):
+        headers = item.get("headers", {})
+        if not isinstance(headers, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+        ):
+            return '"headers" of a file must map header names to strings'
+    if not isinstance(url, str) or normalize_url(url) is None:
+        return f"{json.dumps(url)} is not a valid http(s) URL"
+    return None
+
+
+def _string_problem(key: str, item: str) -> str | None:
     if key in ("hosts", "prefixes") and "://" in item:
         return f'"{key}" must not contain a scheme: {json.dumps(item)}'
     if key == "hosts" and "/" in item:
@@ -227,6 +251,15 @@ def _item_problem(key: str, item: Any) -> str | None:
     if key == "tags" and (len(item) > 1024 or not all(33 <= ord(c) <= 126 for c in item)):
         return f"Invalid cache tag {json.dumps(item)}"
     return None
+
+
+def _item_problem(key: str, item: Any) -> str | None:
+    """Why one purge item is invalid, or None."""
+    if key == "files":
+        return _file_problem(item)
+    if not isinstance(item, str) or not item:
+        return f'"{key}" must contain non-empty strings'
+    return _string_problem(key, item)
 
 
 class CloudflareQueries(PurgeQueries):
@@ -559,24 +592,36 @@ class FakeCloudflare(PurgingFakeServer, CloudflareQueries):
         limited = self.request_limit.take(credential.id, self.clock())
         if limited is not None:
             return limited, credential.id
+        return self._answer(route, sub, identifier, credential, body, body_error), credential.id
+
+    def _answer(
+        self,
+        route: str,
+        sub: str,
+        identifier: str | None,
+        credential: Any,
+        body: Any,
+        body_error: str | None,
+    ) -> Reply:
+        """The answer to an authenticated request within the request limit."""
         if route.startswith("verify"):
             owner = "user" if route == "verify_user" else "account"
-            return verify_answer(credential, owner, identifier), credential.id
+            return verify_answer(credential, owner, identifier)
         if isinstance(credential, Token) and not credential.usable():
-            return cf.invalid_token(), credential.id
+            return cf.invalid_token()
         zone = self.zones.get(identifier or "")
         if zone is None:
-            return self._unknown_zone(sub), credential.id
+            return self._unknown_zone(sub)
         if route == "zone":
-            return self._zone(zone, credential), credential.id
+            return self._zone(zone, credential)
         allowed = (
             credential.can_purge(zone)
             if isinstance(credential, Token)
             else credential.can_access(zone)
         )
         if not allowed:
-            return cf.auth_error(), credential.id
-        return self._purge(zone, body, body_error, credential.id), credential.id
+            return cf.auth_error()
+        return self._purge(zone, body, body_error, credential.id)
 
     def _authenticate(
         self, route: str, headers: Headers, record: dict[str, Any]

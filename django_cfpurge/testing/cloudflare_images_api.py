@@ -424,21 +424,28 @@ class FakeCloudflareImages(FakeServer, RecordQueries):
         )
         return cf.ok(self._public(account, fields))
 
-    def _upload_fields(self, form: Mapping[str, Message]) -> dict[str, Any] | Reply:
+    @staticmethod
+    def _upload_source(form: Mapping[str, Message]) -> tuple[str, int] | Reply:
+        """The uploaded file's name and size, from the ``file`` part or the ``url``."""
         if "file" in form:
             data = form["file"].get_payload(decode=True)
             size = len(data) if isinstance(data, bytes) else 0
-            filename = form["file"].get_filename() or "upload"
             if size > _MAX_FILE:
                 message = "Maximum image size of 10 Mb is reached"
                 return cf.envelope_error(413, [cf.err(5413, message)])
             if not size:
                 return _bad_request("The file is empty")
-        else:
-            url = _text(form["url"])
-            if normalize_url(url) is None:
-                return _bad_request(f"{url!r} is not an http(s) URL")
-            filename, size = urlsplit(url).path.rsplit("/", 1)[-1] or "image", 0
+            return form["file"].get_filename() or "upload", size
+        url = _text(form["url"])
+        if normalize_url(url) is None:
+            return _bad_request(f"{url!r} is not an http(s) URL")
+        return urlsplit(url).path.rsplit("/", 1)[-1] or "image", 0
+
+    def _upload_fields(self, form: Mapping[str, Message]) -> dict[str, Any] | Reply:
+        source = self._upload_source(form)
+        if isinstance(source, Reply):
+            return source
+        filename, size = source
         image_id = _text(form["id"]) if "id" in form else uuid.uuid4().hex
         if not 0 < len(image_id) <= 32 or "/" in image_id:
             # Cloudflare takes longer custom ids; its schema does not: ids that the fake
