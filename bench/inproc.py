@@ -422,6 +422,57 @@ def api_calls(fake: Any, sizes: list[int], burst_objects: int, burst_saves: int)
     return {"scenarios": scenarios, "bursts": bursts}
 
 
+# -- h. a batch size that finds the zone's limit ------------------------------------------------
+
+
+def batch_size(urls: int) -> dict[str, Any]:
+    """Section h: ``urls`` distinct URLs in one row, default settings (no
+    ``MAX_ITEMS_PER_REQUEST``), on a zone that takes 100 items per call (Cloudflare's
+    current limit) and on one that takes 30 (its older limit): the calls made, the calls
+    refused as too large, and the size the zone learnt."""
+    from django_cfpurge import api
+    from django_cfpurge.drain import drain
+    from django_cfpurge.models import PurgeRequest, Zone
+    from django_cfpurge.testing.cloudflare_api import DEFAULT_ZONE_ID, FakeCloudflare
+    from django_cfpurge.zones import reset_sync_cache
+
+    results = []
+    for mode, items in (("current", 100), ("legacy", 30)):
+        fake = FakeCloudflare(
+            zones=[{"id": DEFAULT_ZONE_ID, "name": "example.com", "plan": "pro"}],
+            plan_limits_mode=mode,
+        ).start()
+        try:
+            fresh(fake)
+            # The settings zone, as a new zone: nothing learnt yet.
+            Zone.objects.all().delete()
+            reset_sync_cache()
+            with cfpurge_overrides(API_URL=fake.api_url, PLAN="pro", MAX_ITEMS_PER_REQUEST=None):
+                prefix = uuid.uuid4().hex[:8]
+                row = api.purge_urls([f"{ORIGIN}/media/h/{prefix}/{i}.jpg" for i in range(urls)])
+                drain()
+                row.refresh_from_db()
+                zone = Zone.objects.get()
+            calls = fake.requests(route="purge")
+            results.append(
+                {
+                    "zone_items": items,
+                    "urls": urls,
+                    "calls": len(calls),
+                    "refused": sum(1 for c in calls if c["status"] == 400),
+                    "accepted": sum(1 for c in calls if c["status"] == 200),
+                    "ideal": math.ceil(urls / items),
+                    "status": row.status,
+                    "learnt": zone.max_items,
+                    "distinct_urls": len(set(fake.purged_urls())),
+                }
+            )
+        finally:
+            fake.stop()
+    PurgeRequest.objects.all().delete()
+    return {"runs": results}
+
+
 # -- main ---------------------------------------------------------------------------------------
 
 
@@ -457,6 +508,8 @@ def main() -> None:
             sizes = [1, 30, 31, 100] if args.quick else [1, 30, 31, 1000, 10_000]
             objects, saves = (5, 50) if args.quick else (100, 1000)
             results["c"] = api_calls(fake, sizes, objects, saves)
+        if "h" in sections:
+            results["h"] = batch_size(1000)
     finally:
         if fake is not None:
             fake.stop()

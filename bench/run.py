@@ -164,7 +164,7 @@ def main() -> int:
         )
         results["postgresql"] = run_child(
             "inproc.py",
-            ["--sections", "a,b,c", *quick],
+            ["--sections", "a,b,c,h", *quick],
             {**inproc, "CFPURGE_IT_DATABASE_URL": postgres.create_database("bench_inproc")},
             workdir / "inproc-postgresql.log",
         )

@@ -2,7 +2,9 @@
 
 d. drain throughput of 1, 2 and 4 workers against the fake's URL rate limit, and 429s;
 e. commit-to-purge latency with an idle worker;
-f. a worker's peak memory while it drains 100,000 pending rows.
+f. a worker's peak memory while it drains 100,000 pending rows;
+g. a shared account: the fake grants a quarter of the plan's rate (another site or tool
+   uses the rest); 1, 2 and 4 workers drain 10,000 URLs, adapting to the 429s.
 
 Started by ``bench/run.py`` with the ``CFPURGE_IT_*`` variables of
 ``tests/integration/settings.py`` pointing at PostgreSQL (database), Redis (broker, and the
@@ -45,6 +47,8 @@ SUCCEEDED = re.compile(r"Task django_cfpurge\.drain\[[^\]]+\] succeeded in [\d.]
 #: limiter lets a full window (one second's worth of URLs) go at once.
 WARMUP_SECONDS = 1.0
 MODELS = {"testapp.Photo": {"fields": ["image"]}}
+#: Section g: the fraction of the plan's rate the fake grants.
+SHARED_ACCOUNT_SHARE = 0.25
 
 
 # -- processes ----------------------------------------------------------------------------------
@@ -142,10 +146,18 @@ def reset_fake(fake: Any) -> None:
 
 
 def throughput_run(
-    fake: Any, workers: list[CeleryWorker], active: int, rows: int, limit: float
+    fake: Any,
+    workers: list[CeleryWorker],
+    active: int,
+    rows: int,
+    limit: float,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Drain ``rows`` one-URL rows with ``active`` drain tasks (one per worker)."""
+    """Drain ``rows`` one-URL rows with ``active`` drain tasks (one per worker); the fake
+    takes ``options`` after its reset."""
     reset_fake(fake)
+    if options:
+        fake.configure(**options)
     prefix = f"d{active}-{uuid.uuid4().hex[:6]}"
     offsets = [len(w.log()) for w in workers]
     create_rows(rows, prefix)
@@ -181,6 +193,36 @@ def throughput_run(
         "http_429_steady": sum(1 for c in refused if c["timestamp"] > steady_from),
         "rows_per_worker": [s for s in shares if s],
     }
+
+
+# -- g. a shared account ------------------------------------------------------------------------
+
+
+def shared_account(
+    fake: Any, workers: list[CeleryWorker], plan: str, share: float, rows: int
+) -> dict[str, Any]:
+    """Section g: the fake's URL limit at ``share`` of ``plan``'s; each run from a fresh
+    limiter (no learnt rate), so that every run finds the real limit by itself."""
+    from django_cfpurge.testing.cloudflare_api import PURGE_RATE_LIMITS, PurgeRateLimit
+
+    plan_limits = PURGE_RATE_LIMITS[plan]
+    real = plan_limits.urls_per_second * share
+    options = {
+        "rate_limits": {
+            plan: PurgeRateLimit(
+                urls_per_second=real,
+                flex_per_second=plan_limits.flex_per_second,
+                flex_burst=plan_limits.flex_burst,
+            )
+        }
+    }
+    runs = []
+    for active in (1, 2, 4):
+        run = throughput_run(fake, workers, active, rows, real, options)
+        run["calls_429_share"] = run["http_429"] / run["calls"] if run["calls"] else 0.0
+        runs.append(run)
+    reset_fake(fake)
+    return {"plan_limit": plan_limits.urls_per_second, "real_limit": real, "runs": runs}
 
 
 # -- e. latency ---------------------------------------------------------------------------------
@@ -316,6 +358,9 @@ def main() -> None:
             results["d"] = [
                 throughput_run(fake, workers, active, rows, limit) for active in (1, 2, 4)
             ]
+            results["g"] = shared_account(
+                fake, workers, plan, SHARED_ACCOUNT_SHARE, 1000 if args.quick else 10_000
+            )
             stop_workers(workers[1:])
             results["e"] = latency(fake, 2 if args.quick else 30)
         finally:

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from .backends.base import Backend
 from .batching import Batch, Call, item_key
 from .conf import get_bool, get_float, get_int
-from .enums import ErrorKind, Status
+from .enums import FILE_STATE_KINDS, ErrorKind, Kind, Source, Status
 from .exceptions import (
     BackendError,
     CfPurgeConfigurationError,
@@ -245,19 +245,15 @@ class Drainer:
             logger.warning("django-cfpurge: resolving %r failed", row, exc_info=True)
             self._retry([row], token, ErrorKind.RESOLVE, f"{type(err).__name__}: {err}")
             return []
-        per_zone, zones, skipped = self._route(row, resolution, router)
-        row.skipped_targets = skipped
+        routes = Routes(row, router)
+        for kind, items in resolution.all_targets():
+            for item in items:
+                routes.place(kind, item)
+        per_zone, zones = routes.per_zone, routes.zones
+        row.skipped_targets = [*resolution.skipped, *routes.skipped]
         resolved.append(row)
         if not per_zone:
-            row.targets = resolution.targets
-            row.status = Status.SKIPPED
-            row.done_at = timezone.now()
-            row.error_kind = ErrorKind.UNROUTABLE
-            row.last_error = (
-                skipped[0]["reason"] if skipped else gettext("Nothing to purge for this change.")
-            )
-            row.claimed_until = None
-            self.report.skipped += 1
+            self._nothing_to_send(row, resolution, routes)
             return []
         zone_pks = list(per_zone)
         row.zone = zones[zone_pks[0]]
@@ -286,48 +282,28 @@ class Drainer:
             self.report.claimed += len(extra)
         return [row, *extra]
 
-    def _route(
-        self, row: PurgeRequest, resolution: Any, router: ZoneRouter
-    ) -> tuple[dict[int, dict[str, list[Any]]], dict[int, Zone], list[dict[str, str]]]:
-        """Each target to the zones that take it (by host; tags and "everything" to every
-        zone in scope), or to the skipped list with the reason."""
-        per_zone: dict[int, dict[str, list[Any]]] = {}
-        zones: dict[int, Zone] = {}
-        skipped = list(resolution.skipped)
-        scope = [row.zone] if row.zone is not None else router.zones
-        for kind, items in resolution.targets.items():
-            for item in items:
-                reason = unpurgeable(kind, item)
-                destinations = [] if reason else self._destinations(row, kind, item, router, scope)
-                if not reason and not destinations:
-                    reason = gettext("No configured zone serves the host “%(host)s”.") % {
-                        "host": host_of(kind, item)
-                    }
-                if reason:
-                    skipped.append({"target": item_key(item), "reason": reason})
-                for zone in destinations:
-                    if kind not in zone_kinds(zone):
-                        skipped.append(
-                            {"target": item_key(item), "reason": _unsupported(zone, kind)}
-                        )
-                        continue
-                    zones[zone.pk] = zone
-                    per_zone.setdefault(zone.pk, {}).setdefault(kind, []).append(item)
-        return per_zone, zones, skipped
-
-    @staticmethod
-    def _destinations(
-        row: PurgeRequest, kind: str, item: Any, router: ZoneRouter, scope: list[Zone]
-    ) -> list[Zone]:
-        host = host_of(kind, item)
-        if host is None:  # tags, everything: every zone in scope
-            return scope
-        zone = router.route(host)
-        if row.zone is not None and zone != row.zone:
-            # An explicit zone takes hosts no zone claims, never another zone's.
-            unclaimed = zone is None and not router.claims(row.zone)
-            zone = row.zone if unclaimed else None
-        return [zone] if zone else []
+    def _nothing_to_send(self, row: PurgeRequest, resolution: Any, routes: Routes) -> None:
+        """Record a row no zone has a call to make for: skipped, with the reason, or done
+        when its zones' CDNs need nothing for it (a new file on Cloudflare Images)."""
+        # The file states repeat URLs of ``files``: the log shows these.
+        row.targets = resolution.targets
+        row.done_at = timezone.now()
+        row.claimed_until = None
+        if routes.covering and not row.skipped_targets:
+            row.zone = next(iter(routes.covering.values()))
+            row.status = Status.DONE
+            row.error_kind = ""
+            row.last_error = ""
+            self.report.done += 1
+            return
+        row.status = Status.SKIPPED
+        row.error_kind = ErrorKind.UNROUTABLE
+        row.last_error = (
+            row.skipped_targets[0]["reason"]
+            if row.skipped_targets
+            else gettext("Nothing to purge for this change.")
+        )
+        self.report.skipped += 1
 
     # -- outcomes -----------------------------------------------------------------
     def _wait(
@@ -384,6 +360,107 @@ class Drainer:
             purge_failed.send(sender=PurgeRequest, request=row, error=error, zone=zone)
 
 
+class Routes:
+    """Where one row's targets go: each to the zones that take it (by host; tags and
+    "everything" to every zone in scope), or to the skipped list with the reason.
+
+    An item whose zone's CDN cannot take its kind is skipped with the reason, unless the
+    zone gets what it needs in another form (:func:`covered`): then it is left out
+    quietly, and the zone is said to *cover* it.
+    """
+
+    def __init__(self, row: PurgeRequest, router: ZoneRouter) -> None:
+        self.row = row
+        self.router = router
+        self.scope = [row.zone] if row.zone is not None else router.zones
+        self.per_zone: dict[int, dict[str, list[Any]]] = {}
+        self.zones: dict[int, Zone] = {}
+        self.skipped: list[dict[str, str]] = []
+        self.covering: dict[int, Zone] = {}
+
+    def place(self, kind: str, item: Any) -> None:
+        """Route one item."""
+        state = kind in FILE_STATE_KINDS
+        reason = unpurgeable(kind, item)
+        destinations = [] if reason else self.destinations(kind, item)
+        if not reason and not destinations and not state:
+            reason = gettext("No configured zone serves the host “%(host)s”.") % {
+                "host": host_of(kind, item)
+            }
+        if reason:
+            self.skipped.append({"target": item_key(item), "reason": reason})
+        for zone in destinations:
+            kinds = zone_kinds(zone)
+            if kind in kinds:
+                self.zones[zone.pk] = zone
+                self.per_zone.setdefault(zone.pk, {}).setdefault(kind, []).append(item)
+            elif covered(kind, kinds, model_change=self.row.source == Source.MODEL):
+                self.covering[zone.pk] = zone
+            else:
+                self.skipped.append({"target": item_key(item), "reason": _unsupported(zone, kind)})
+
+    def destinations(self, kind: str, item: Any) -> list[Zone]:
+        """The zones an item goes to."""
+        host = host_of(kind, item)
+        if host is None:  # tags, everything: every zone in scope
+            return self.scope
+        row, router = self.row, self.router
+        zone = router.route(host)
+        if row.zone is not None and zone != row.zone:
+            # An explicit zone takes hosts no zone claims, never another zone's.
+            unclaimed = zone is None and not router.claims(row.zone)
+            zone = row.zone if unclaimed else None
+        return [zone] if zone else []
+
+
+def covered(kind: str, kinds: tuple[str, ...], *, model_change: bool) -> bool:
+    """Whether a CDN taking ``kinds`` needs nothing more for an item of ``kind`` it
+    cannot take, because the item reaches it in another form:
+
+    * a file state (``gone``, ``hide``, ``show``): a model change lists the same URL under
+      ``files``, which a CDN that purges URLs takes (and which is skipped with the reason
+      on one that does not);
+    * a model change's ``files`` on a CDN that takes file states (Cloudflare Images): the
+      states say all it must do; a file still used, whose state did not change, needs
+      nothing there.
+    """
+    if kind in FILE_STATE_KINDS:
+        return True
+    return kind == Kind.FILES and model_change and any(k in FILE_STATE_KINDS for k in kinds)
+
+
+def latest_visibility(rows: list[PurgeRequest]) -> None:
+    """Make one pass's ``hide`` and ``show`` of each URL agree with its newest row.
+
+    A file hidden, then shown again, while its purges waited (an outage, a rate limit)
+    has both in one batch: only the newest row's is sent, and the older row's is left
+    out of its targets in memory (the purge log keeps what each row asked for). Neither is
+    sent for a URL that a row of the batch reports ``gone``.
+    """
+    latest: dict[str, str] = {}
+    gone: set[str] = set()
+    for row in sorted(rows, key=lambda r: (r.created_at, r.pk)):
+        targets = row.targets or {}
+        gone.update(item_key(item) for item in targets.get(Kind.GONE, ()))
+        for kind in (Kind.HIDE, Kind.SHOW):
+            latest.update((item_key(item), kind) for item in targets.get(kind, ()))
+    for row in rows:
+        targets = dict(row.targets or {})
+        for kind in (Kind.HIDE, Kind.SHOW):
+            if kind not in targets:
+                continue
+            kept = [
+                item
+                for item in targets[kind]
+                if latest.get(item_key(item)) == kind and item_key(item) not in gone
+            ]
+            if kept:
+                targets[kind] = kept
+            else:
+                del targets[kind]
+        row.targets = targets
+
+
 def zone_kinds(zone: Zone) -> tuple[str, ...]:
     """The purge kinds ``zone``'s backend supports (none for an unknown backend)."""
     try:
@@ -433,6 +510,8 @@ class ZoneSender:
                 self.rows, self.token, kind, _zone_message(self.zone, err), zone=self.zone
             )
             return []
+        if Kind.HIDE in backend.kinds or Kind.SHOW in backend.kinds:
+            latest_visibility(self.rows)
         with backend:
             batch = Batch(
                 self.rows,
@@ -481,10 +560,13 @@ class ZoneSender:
             except RequestRejected as err:
                 safe = backend.safe_max_items(call.kind)
                 if call.size > safe:
-                    # Refused as too large, probably: split to the size every plan takes
-                    # and send again at once; the zone remembers the size that works.
+                    # Refused as too large, probably: split this call and the ones queued
+                    # after it to the size every plan takes, and send again at once; the
+                    # zone remembers the size that works.
                     self.log.add(call, batch.wanting(call), started, err, outcome="split")
-                    calls.extendleft(reversed(Batch.split(call, safe)))
+                    resized = [call, *calls]
+                    calls.clear()
+                    calls.extend(_resize(resized, call.kind, safe))
                     self._learn_max_items(safe)
                     continue
                 self.log.add(call, batch.wanting(call), started, err)
@@ -611,6 +693,16 @@ class ZoneSender:
             self.zone.name,
             size,
         )
+
+
+def _resize(calls: list[Call], kind: str, size: int) -> list[Call]:
+    """``calls`` with the items of ``kind`` cut again into calls of at most ``size`` (the
+    other kinds' calls kept, in order)."""
+    items = [item for call in calls if call.kind == kind for item in call.items]
+    resized = Batch.split(Call(kind, tuple(items), frozenset()), size) if items else []
+    others = [call for call in calls if call.kind != kind]
+    # Kinds are sent in order and ``kind`` was the one being sent: its calls go first.
+    return [*resized, *others]
 
 
 def drain(

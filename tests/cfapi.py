@@ -68,7 +68,7 @@ ACCOUNT_API_TOKEN = "cfat_" + "Q7xK2mN9pL4vR8sT1wY6zA3bC5dE0fG2hJ4kM7nP" + "a1B2
 GLOBAL_API_KEY = "0123456789abcdef0123456789abcdef01234"
 EMAIL = "owner@example.com"
 
-DEFAULT_MAX_ITEMS = 30
+DEFAULT_MAX_ITEMS = 100
 #: Tags, hosts and prefixes per call are capped at 100 on every plan.
 MAX_FLEX_ITEMS = 100
 PURGE_KEYS = ("files", "tags", "hosts", "prefixes", "purge_everything")
@@ -564,7 +564,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "deliberately malformed request)",
     )
     config.addinivalue_line(
-        "markers", "cf_max_items(n): item limit per purge body for the API contract (default 30)"
+        "markers", "cf_max_items(n): item limit per purge body for the API contract (default 100)"
     )
 
 
