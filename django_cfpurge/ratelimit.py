@@ -191,7 +191,9 @@ class RateLimiter:
         if reserved - now_us <= limit_us:
             # The counter must outlive what it reserves: expiring while in the future
             # would hand out a whole burst again. Its expiry was set when it was created.
-            cache.touch(tat_key, math.ceil((reserved - now_us) / 1_000_000) + timeout)
+            # (A cache without touch() keeps that first expiry.)
+            with contextlib.suppress(NotImplementedError):
+                cache.touch(tat_key, math.ceil((reserved - now_us) / 1_000_000) + timeout)
             return 0.0
         with contextlib.suppress(ValueError):
             cache.decr(tat_key, increment)

@@ -42,7 +42,7 @@ from django_cfpurge.backends.http import (
 )
 from django_cfpurge.enums import ErrorKind
 from django_cfpurge.exceptions import DeadlineExceeded, InsecureAPIURL, NetworkError
-from tests.cfapi import API_TOKEN, API_URL, EMAIL, GLOBAL_API_KEY, ZONE_ID
+from tests.cfapi import API_TOKEN, EMAIL, GLOBAL_API_KEY, ZONE_ID
 
 SETTING = "CFPURGE['API_URL']"
 SERVICE = "Cloudflare's API"
@@ -126,6 +126,7 @@ class LoopbackServer:
         self.cut_off = 0  # answers the client closed before they were written in full
         self.bytes_written = 0
         self.event = threading.Event()  # set when a connection is over
+        self._done = threading.Condition()
         self._held: list[socket.socket] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -151,6 +152,8 @@ class LoopbackServer:
                 if self.mode != "silent":
                     conn.close()
                 self.event.set()
+                with self._done:
+                    self._done.notify_all()
 
     def _read_request(self, conn: socket.socket) -> bytes:
         data = b""
@@ -205,6 +208,12 @@ class LoopbackServer:
     def wait(self) -> None:
         """Wait until a connection is over (a safety net: never a measure)."""
         assert self.event.wait(10), "the server never saw the connection end"
+
+    def wait_answered(self, count: int) -> None:
+        """Wait until ``count`` answers were written in full (the client may have read
+        the last one before this thread counted it)."""
+        with self._done:
+            assert self._done.wait_for(lambda: self.answered >= count, timeout=10)
 
     def close(self) -> None:
         self._stop.set()
@@ -515,7 +524,7 @@ def test_a_network_error_survives_pickling() -> None:
         mock.add("GET", "https://cdn.example.test/api/x", body=requests.ConnectTimeout())
         with pytest.raises(NetworkError) as info:
             make_client().send("GET", "/x", headers={}, operation="zone")
-    copy = pickle.loads(pickle.dumps(info.value))
+    copy = pickle.loads(pickle.dumps(info.value))  # noqa: S301  (our own bytes, just made)
     assert type(copy) is NetworkError
     assert (copy.message, copy.reason) == (info.value.message, info.value.reason)
     assert copy.transient
@@ -621,7 +630,8 @@ def test_the_deadline_does_not_touch_a_prompt_answer_and_the_client_goes_on(
     client.api_url = prompt.url  # the same session, its pool, its adapter
     for _ in range(3):
         assert client.send("GET", "/x", headers={}, operation="zone").json() == {"fine": True}
-    assert prompt.answered == 3
+    prompt.wait_answered(3)
+    assert (prompt.answered, prompt.cut_off) == (3, 0)
 
 
 # -- credentials that cannot be sent --------------------------------------------------------

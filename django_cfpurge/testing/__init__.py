@@ -42,6 +42,8 @@ __all__ = [
 #: The recording twin of each built-in backend.
 RECORDING_BACKENDS = {
     "cloudflare": "django_cfpurge.testing.recording.RecordingCloudflare",
+    "bunny": "django_cfpurge.testing.recording.RecordingBunny",
+    "cloudflare_images": "django_cfpurge.testing.recording.RecordingCloudflareImages",
 }
 
 

@@ -157,7 +157,7 @@ def grant_to_json(value: Grant) -> str | list[str]:
 
 
 @dataclass
-class Zone:
+class FakeZone:
     """A zone the fake knows.
 
     :ivar id: 32 lowercase hex characters.
@@ -192,7 +192,7 @@ class Zone:
         self.hostnames = tuple(split_hostport(h)[0] for h in self.hostnames)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Zone:
+    def from_dict(cls, data: Mapping[str, Any]) -> FakeZone:
         """Build a zone from JSON-like data; ``id`` defaults to one derived from ``name``."""
         values = dict(data)
         if not values.get("id"):
@@ -339,16 +339,16 @@ class Token:
             return False
         return self.not_before is None or self.not_before <= now
 
-    def _grants(self, grant: Grant, zone: Zone) -> bool:
+    def _grants(self, grant: Grant, zone: FakeZone) -> bool:
         if self.owner == "account" and zone.account_id != self.account_id:
             return False
         return grant == ALL_ZONES or zone.id in grant
 
-    def can_purge(self, zone: Zone) -> bool:
+    def can_purge(self, zone: FakeZone) -> bool:
         """True if the token has Cache Purge on ``zone``."""
         return self._grants(self.purge_zones, zone)
 
-    def can_read(self, zone: Zone) -> bool:
+    def can_read(self, zone: FakeZone) -> bool:
         """True if the token may read ``zone`` (a purge grant implies it)."""
         return self._grants(self.read_zones, zone) or self.can_purge(zone)
 
@@ -399,7 +399,7 @@ class GlobalKey:
         """Build a key from JSON-like data."""
         return cls(**dict(data))
 
-    def can_access(self, zone: Zone) -> bool:
+    def can_access(self, zone: FakeZone) -> bool:
         """True if the key's user owns ``zone``."""
         return self.zones == ALL_ZONES or zone.id in self.zones
 
@@ -408,13 +408,13 @@ class GlobalKey:
         return {"id": self.id, "email": self.email, "zones": grant_to_json(self.zones)}
 
 
-def default_zones() -> list[Zone]:
+def default_zones() -> list[FakeZone]:
     """The zones a fake has by default: ``example.com`` (free plan) of the default account.
 
     It also serves :data:`DEFAULT_ZONE_EXTRA_HOSTNAMES`, so that local edge URLs belong to it.
     """
     return [
-        Zone(
+        FakeZone(
             id=DEFAULT_ZONE_ID,
             name=DEFAULT_ZONE_NAME,
             account_id=DEFAULT_ACCOUNT_ID,
@@ -467,9 +467,9 @@ def default_global_keys() -> list[GlobalKey]:
     return [GlobalKey(GLOBAL_KEY_EMAIL, GLOBAL_KEY)]
 
 
-def as_zone(value: Zone | Mapping[str, Any]) -> Zone:
-    """A copy of ``value``, or a :class:`Zone` built from JSON-like data."""
-    return copy.deepcopy(value) if isinstance(value, Zone) else Zone.from_dict(value)
+def as_zone(value: FakeZone | Mapping[str, Any]) -> FakeZone:
+    """A copy of ``value``, or a :class:`FakeZone` built from JSON-like data."""
+    return copy.deepcopy(value) if isinstance(value, FakeZone) else FakeZone.from_dict(value)
 
 
 def as_token(value: Token | Mapping[str, Any]) -> Token:

@@ -74,11 +74,11 @@ from .cloudflare_accounts import (
     PLANS,
     PURGE_RATE_LIMITS,
     UNKNOWN_TOKEN,
+    FakeZone,
     GlobalKey,
     Grant,
     PurgeRateLimit,
     Token,
-    Zone,
     as_global_key,
     as_token,
     as_zone,
@@ -113,10 +113,10 @@ __all__ = [
     "CloudflareQueries",
     "FakeCloudflare",
     "FakeCloudflareRemote",
+    "FakeZone",
     "GlobalKey",
     "PurgeRateLimit",
     "Token",
-    "Zone",
     "default_global_keys",
     "default_tokens",
     "default_zones",
@@ -286,7 +286,8 @@ class CloudflareQueries(PurgeQueries):
 class FakeCloudflare(PurgingFakeServer, CloudflareQueries):
     """A fake Cloudflare API server running in a background thread.
 
-    :param zones: zones to know (:class:`Zone` or dicts); default :func:`default_zones`.
+    :param zones: zones to know (:class:`~django_cfpurge.testing.cloudflare_accounts.FakeZone`
+        or dicts); default :func:`default_zones`.
     :param tokens: API tokens (:class:`Token` or dicts); default :func:`default_tokens`.
     :param global_keys: Global API Keys (:class:`GlobalKey` or dicts);
         default :func:`default_global_keys`.
@@ -334,7 +335,7 @@ class FakeCloudflare(PurgingFakeServer, CloudflareQueries):
     def __init__(
         self,
         *,
-        zones: Iterable[Zone | Mapping[str, Any]] | None = None,
+        zones: Iterable[FakeZone | Mapping[str, Any]] | None = None,
         tokens: Iterable[Token | Mapping[str, Any]] | None = None,
         global_keys: Iterable[GlobalKey | Mapping[str, Any]] | None = None,
         plan_limits_mode: str = "legacy",
@@ -396,7 +397,7 @@ class FakeCloudflare(PurgingFakeServer, CloudflareQueries):
     # -- state -------------------------------------------------------------------------
 
     def _reset_state(self) -> None:
-        self.zones: dict[str, Zone] = {z.id: as_zone(z) for z in self._initial_zones}
+        self.zones: dict[str, FakeZone] = {z.id: as_zone(z) for z in self._initial_zones}
         self.tokens: dict[str, Token] = {t.value: as_token(t) for t in self._initial_tokens}
         self.keys: dict[str, GlobalKey] = {k.key: as_global_key(k) for k in self._initial_keys}
         self.options: dict[str, Any] = {}
@@ -437,7 +438,7 @@ class FakeCloudflare(PurgingFakeServer, CloudflareQueries):
         plan: str = "free",
         hostnames: Iterable[str] = (),
         **extra: Any,
-    ) -> Zone:
+    ) -> FakeZone:
         """Add (or replace) a zone; ``id`` defaults to one derived from ``name``. Returns it."""
         zone = as_zone(
             {
@@ -663,7 +664,7 @@ class FakeCloudflare(PurgingFakeServer, CloudflareQueries):
             return cf.envelope_error(404, [cf.err(7003, message)])
         return cf.auth_error()
 
-    def _zone(self, zone: Zone, credential: Token | GlobalKey) -> Reply:
+    def _zone(self, zone: FakeZone, credential: Token | GlobalKey) -> Reply:
         if isinstance(credential, GlobalKey):
             if not credential.can_access(zone):
                 return cf.auth_error()
@@ -687,7 +688,7 @@ class FakeCloudflare(PurgingFakeServer, CloudflareQueries):
     def _invalid_body(self, message: str) -> Reply:
         return cf.envelope_error(400, [cf.err(self.options["invalid_body_code"], message)])
 
-    def _body_problem(self, zone: Zone, body: Any) -> Reply | None:
+    def _body_problem(self, zone: FakeZone, body: Any) -> Reply | None:
         if not isinstance(body, dict):
             return self._invalid_body("Request body must be a JSON object")
         present = [k for k in _BODY_KEYS if k in body]
@@ -720,7 +721,9 @@ class FakeCloudflare(PurgingFakeServer, CloudflareQueries):
         problem = next((p for p in problems if p is not None), None)
         return None if problem is None else self._invalid_body(problem)
 
-    def _purge(self, zone: Zone, body: Any, body_error: str | None, credential_id: str) -> Reply:
+    def _purge(
+        self, zone: FakeZone, body: Any, body_error: str | None, credential_id: str
+    ) -> Reply:
         if body_error is not None:
             return self._invalid_body("Malformed JSON in request body")
         rejected = self._body_problem(zone, body)
@@ -752,7 +755,7 @@ class FakeCloudflare(PurgingFakeServer, CloudflareQueries):
         )
         return cf.ok({"id": zone.id})
 
-    def _take_purge(self, zone: Zone, kind: str, count: int) -> Reply | None:
+    def _take_purge(self, zone: FakeZone, kind: str, count: int) -> Reply | None:
         limits = self.options["rate_limits"][zone.plan]
         if kind == "files":
             family, capacity, rate = "files", limits.urls_per_second, limits.urls_per_second
@@ -803,8 +806,10 @@ class FakeCloudflareRemote(RemoteFake, CloudflareQueries):
     api_prefix = API_PREFIX
 
     def add_zone(self, name: str, **fields: Any) -> dict[str, Any]:
-        """Add a zone (fields as :class:`Zone`); return it as the fake stored it."""
-        zone = Zone.from_dict({"name": name, **fields})
+        """Add a zone (fields as
+        :class:`~django_cfpurge.testing.cloudflare_accounts.FakeZone`); return it as the fake
+        stored it."""
+        zone = FakeZone.from_dict({"name": name, **fields})
         self.add_to_config(zones=[zone.to_dict()])
         return zone.to_dict()
 

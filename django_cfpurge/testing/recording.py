@@ -16,7 +16,10 @@ from typing import Any
 from django.utils.translation import gettext_lazy
 
 from ..backends.base import Backend, RemoteZone, Step, StepResult, StepStatus, TestContext
+from ..backends.bunny import BunnyBackend
 from ..backends.cloudflare import CloudflareBackend
+from ..backends.cloudflare_images import CloudflareImagesBackend
+from ..backends.cloudflare_images.client import DELIVERY_HOST
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,8 @@ class RecordingMixin:
 
     step_classes: tuple[type[Step], ...] = (RecordedConnection,)
     credentials: Any
+    #: The hostnames :meth:`describe_zone` reports (none: the zone's own name routes).
+    recorded_hostnames: tuple[str, ...] = ()
 
     def __init__(self, credentials: Any, **options: Any) -> None:
         Backend.__init__(
@@ -121,7 +126,12 @@ class RecordingMixin:
 
     def describe_zone(self) -> RemoteZone:
         """The recorder's zone name and plan."""
-        return RemoteZone(name=current.zone_name, status="active", plan=current.plan)
+        return RemoteZone(
+            name=current.zone_name,
+            status="active",
+            plan=current.plan,
+            hostnames=self.recorded_hostnames,
+        )
 
     def close(self) -> None:
         """Nothing to close."""
@@ -129,3 +139,16 @@ class RecordingMixin:
 
 class RecordingCloudflare(RecordingMixin, CloudflareBackend):
     """The Cloudflare backend, recording instead of sending."""
+
+
+class RecordingBunny(RecordingMixin, BunnyBackend):
+    """The bunny.net backend, recording instead of sending (one item per call, as
+    bunny.net takes them)."""
+
+
+class RecordingCloudflareImages(RecordingMixin, CloudflareImagesBackend):
+    """The Cloudflare Images backend, recording instead of sending: its calls are
+    ``gone``, ``hide`` and ``show`` with one delivery URL each (``recorder.items("gone")``),
+    and its zone serves ``imagedelivery.net``."""
+
+    recorded_hostnames = (DELIVERY_HOST,)

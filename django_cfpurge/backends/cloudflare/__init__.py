@@ -24,6 +24,8 @@ SAFE_MAX_ITEMS = 30
 CURRENT_MAX_ITEMS = 100
 #: ... and for URLs on Enterprise.
 ENTERPRISE_MAX_URLS = 500
+# The smallest timeout or deadline read from the settings (as ``conf.TYPED`` checks it).
+MIN_SECONDS = 0.001
 
 
 @dataclass(frozen=True)
@@ -106,16 +108,20 @@ class CloudflareBackend(Backend):
         max_items: int | None = None,
         session: Any = None,
     ) -> None:
-        super().__init__(credentials, plan=plan, max_items=max_items)
+        # The plan as limits_for_plan() reads it, so that items per call and the rate
+        # budget always follow the same plan.
+        super().__init__(credentials, plan=(plan or "").strip().lower(), max_items=max_items)
         self.client = CloudflareClient(
             credentials,
             HttpClient(
                 get_str("API_URL"),
                 setting="CFPURGE['API_URL']",
                 service=gettext("Cloudflare's API"),
-                timeout=get_float("TIMEOUT"),
-                connect_timeout=get_float("CONNECT_TIMEOUT"),
-                deadline=get_float("DEADLINE"),
+                # The minimum the system check asks for: a zero falls back to the default
+                # (with a warning) instead of failing every purge.
+                timeout=get_float("TIMEOUT", minimum=MIN_SECONDS),
+                connect_timeout=get_float("CONNECT_TIMEOUT", minimum=MIN_SECONDS),
+                deadline=get_float("DEADLINE", minimum=MIN_SECONDS),
                 secrets=credentials.secrets,
                 session=session,
             ),
