@@ -1,21 +1,31 @@
 """Django admin: zones (credentials, Test connection), the purge log, and manual purge.
 
-Who may do what (asserted for every URL and action in ``tests/test_permissions.py``):
+Who may do what (one table, asserted for every URL and action in
+``tests/test_permissions.py`` and shown in ``docs/security.rst``):
 
 * viewing zones or the log needs the ``view`` permission; secrets are never shown to
   anyone, at most masked ("set, ends in …1a2b"), and lookups, ordering and search on
   secret fields are refused;
-* Test connection (button and action) needs ``change`` on the zone;
+* adding a zone, the "which CDN?" page included, needs ``add``;
+* Test connection (button and action) needs ``change`` on the zone; the button is shown
+  only to those who have it;
 * "Retry now" and "Ignore" need ``change`` on purge requests; re-sending a purge of
   hostnames, prefixes or everything also needs ``purge_cache`` and goes through the same
-  confirmation and cooldown as the manual purge page;
-* manual purge needs ``purge_cache``.
+  confirmation and cooldown as the manual purge page (one cooldown for "everything",
+  whatever the zone);
+* manual purge needs ``purge_cache``;
+* an action posted by a user who may not run it is refused with 403.
+
+Error pages of the zone views never show a secret, ``DEBUG`` or not
+(:class:`SecretsReporterFilter`).
 """
 
 from __future__ import annotations
 
+import logging
+import traceback
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -23,6 +33,7 @@ from django.contrib.admin.utils import unquote
 from django.core.cache import caches
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet, TextField
+from django.db.models.constants import LOOKUP_SEP
 from django.db.models.functions import Cast
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -32,7 +43,8 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.debug import SafeExceptionReporterFilter
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from . import api
 from .backends import backend_choices, get_backend_class
@@ -44,13 +56,16 @@ from .exceptions import CfPurgeConfigurationError, CfPurgeError
 from .forms import ManualPurgeForm, ZoneForm, mask
 from .models import SECRET_COLUMNS, PurgeRequest, Zone
 from .outbox import outcomes
+from .outbox.queries import PurgeRequestQuerySet
 from .status import hourly_activity, outbox_status, worker_state
-from .zones import sync_settings_zones
+from .zones import sync_settings_zones, zone_values
 
 if TYPE_CHECKING:  # pragma: no cover
     from django.utils.functional import _StrOrPromise as StrOrPromise
 else:
     StrOrPromise = str
+
+logger = logging.getLogger(__name__)
 
 #: Seconds between two "purge everything" from the admin, whatever the scope.
 PURGE_EVERYTHING_COOLDOWN = 60
@@ -76,6 +91,35 @@ class WorkerBannerMixin:
         return {"cfpurge_worker": state}
 
 
+class SecretsReporterFilter(SafeExceptionReporterFilter):
+    """Cleanses what views that take secrets mark as sensitive, even when ``DEBUG`` is on.
+
+    Django's filter is off when ``DEBUG`` is True ("your site is not safe anyway"), so
+    ``sensitive_post_parameters`` and ``sensitive_variables`` would not keep a token
+    posted to the zone form out of the ``DEBUG`` error page. The zone views set this
+    filter on their requests (Django's ``request.exception_reporter_filter`` hook).
+    """
+
+    def is_active(self, request: HttpRequest | None) -> bool:
+        return True
+
+
+def guard_secrets(request: HttpRequest) -> None:
+    """Make error reports of ``request`` cleanse its secrets whatever ``DEBUG`` is."""
+    request.exception_reporter_filter = SecretsReporterFilter()
+
+
+class NoSecretLookupsMixin:
+    """Refuses every list filter that names a secret column, directly
+    (``?api_token__startswith=``) or through a relation (``?zone__api_key=``): Django
+    then answers 400, the same for a right guess and a wrong one."""
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        if any(part in SECRET_COLUMNS for part in lookup.split(LOOKUP_SEP)):
+            return False
+        return bool(super().lookup_allowed(lookup, value, request))  # type: ignore[misc]
+
+
 class RefuseUnavailableActionsMixin:
     """A POSTed action the user may not run is refused with 403.
 
@@ -98,7 +142,9 @@ class RefuseUnavailableActionsMixin:
 
 
 @admin.register(Zone)
-class ZoneAdmin(RefuseUnavailableActionsMixin, WorkerBannerMixin, admin.ModelAdmin):
+class ZoneAdmin(
+    NoSecretLookupsMixin, RefuseUnavailableActionsMixin, WorkerBannerMixin, admin.ModelAdmin
+):
     """Zones: secrets never rendered back; settings-defined zones read-only; Test connection."""
 
     form = ZoneForm
@@ -125,12 +171,7 @@ class ZoneAdmin(RefuseUnavailableActionsMixin, WorkerBannerMixin, admin.ModelAdm
     change_form_template = "admin/django_cfpurge/zone/change_form.html"
     change_list_template = "admin/django_cfpurge/zone/change_list.html"
 
-    # -- secrets: never a lookup, never a value ---------------------------------------
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
-        if any(part in SECRET_COLUMNS for part in lookup.split("__")):
-            return False
-        return super().lookup_allowed(lookup, value, request)  # type: ignore[call-arg]
-
+    # -- secrets: never a lookup, never a value (see NoSecretLookupsMixin) -------------
     def get_form(
         self, request: HttpRequest, obj: Zone | None = None, change: bool = False, **kwargs: Any
     ) -> Any:
@@ -230,6 +271,7 @@ class ZoneAdmin(RefuseUnavailableActionsMixin, WorkerBannerMixin, admin.ModelAdm
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> Any:
+        guard_secrets(request)
         extra = {**(extra_context or {}), **self.worker_context()}
         return super().changeform_view(request, object_id, form_url, extra)
 
@@ -256,9 +298,13 @@ class ZoneAdmin(RefuseUnavailableActionsMixin, WorkerBannerMixin, admin.ModelAdm
     def stored_credentials(self, obj: Zone) -> StrOrPromise:
         cls = self._backend_cls_for(obj)
         secrets = [f for f in cls.credential_fields if f.secret] if cls else []
+        # A zone set by the environment keeps its secrets in settings: mask those.
+        values = zone_values(obj) if obj.from_settings else {}
         return (
             format_html_join(
-                "", "<div>{}: {}</div>", ((f.label, mask(getattr(obj, f.name))) for f in secrets)
+                "",
+                "<div>{}: {}</div>",
+                ((f.label, mask(values.get(f.name, getattr(obj, f.name)))) for f in secrets),
             )
             or "—"
         )
@@ -345,8 +391,30 @@ class ZoneAdmin(RefuseUnavailableActionsMixin, WorkerBannerMixin, admin.ModelAdm
         )
 
     # -- Test connection -------------------------------------------------------------
+    @method_decorator(sensitive_variables())
     def _test(self, request: HttpRequest, zone: Zone) -> None:
-        report = run_connection_test(zone)
+        try:
+            report = run_connection_test(zone)
+        except Exception as err:  # noqa: BLE001  (a button must never become an error page)
+            # The runner turns every step's failure into a message; this is for a bug
+            # outside the steps. The type and where it was raised are logged, not the
+            # message nor the variables: either may hold a credential.
+            logger.error(
+                "django-cfpurge: Test connection of zone %s failed unexpectedly (%s), at:\n%s",
+                zone.name,
+                type(err).__name__,
+                "".join(traceback.format_tb(err.__traceback__)),
+            )
+            self.message_user(
+                request,
+                gettext(
+                    "Zone %(zone)s: Test connection failed unexpectedly (%(error)s). The "
+                    "server's log says where."
+                )
+                % {"zone": zone.name, "error": type(err).__name__},
+                messages.ERROR,
+            )
+            return
         if report.ok:
             self.message_user(
                 request,
@@ -381,6 +449,7 @@ class ZoneAdmin(RefuseUnavailableActionsMixin, WorkerBannerMixin, admin.ModelAdm
 
     @method_decorator(sensitive_post_parameters())
     def test_connection_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        guard_secrets(request)
         # The permission first, as Django's own views do: a user who may not test any
         # zone learns nothing from a 404 either.
         if not self.has_change_permission(request):
@@ -429,7 +498,9 @@ def _wide(row: PurgeRequest) -> bool:
 
 
 @admin.register(PurgeRequest)
-class PurgeRequestAdmin(RefuseUnavailableActionsMixin, WorkerBannerMixin, admin.ModelAdmin):
+class PurgeRequestAdmin(
+    NoSecretLookupsMixin, RefuseUnavailableActionsMixin, WorkerBannerMixin, admin.ModelAdmin
+):
     """The purge log: read-only, with retry/ignore, an activity chart and manual purge."""
 
     list_display = (
@@ -515,7 +586,7 @@ class PurgeRequestAdmin(RefuseUnavailableActionsMixin, WorkerBannerMixin, admin.
         self, request: HttpRequest, queryset: QuerySet[PurgeRequest]
     ) -> HttpResponse | None:
         # Rows "Retry now" would not send again (purged already) ask nothing.
-        wide = [row for row in queryset.retryable() if _wide(row)]
+        wide = [row for row in cast(PurgeRequestQuerySet, queryset).retryable() if _wide(row)]
         if wide and not request.user.has_perm(PURGE_PERMISSION):
             self.message_user(
                 request,

@@ -21,7 +21,7 @@ from . import changes, targets
 from .drain import drain
 from .enums import Event, Kind, Source
 from .exceptions import CfPurgeError, NotRegistered
-from .models import PurgeChange, PurgeRequest, Zone
+from .models import PurgeRequest, Zone
 from .outbox import batches, write
 from .receivers import snapshot
 from .registry import registry
@@ -158,7 +158,7 @@ def purge_queryset(queryset: models.QuerySet[Any], *, event: str = Event.BULK) -
             % {"model": queryset.model._meta.label}
         )
     written = 0
-    batch: list[PurgeChange] = []
+    batch: list[PurgeRequest] = []
     for instance in queryset.iterator(chunk_size=QUERYSET_BATCH_SIZE):
         values = snapshot(instance, registration)
         change = changes.payload(

@@ -3,7 +3,7 @@ the JSON payload an outbox row stores it as (built here only)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import models
@@ -174,6 +174,24 @@ class Change:
     def file_names(self) -> list[str]:
         """Every file name affected by the change: old ones first, then new ones."""
         return unique([*self.old_names, *self.new_names])
+
+    @property
+    def current_names(self) -> list[str]:
+        """File names the object uses after the change (none after a delete)."""
+        if self.event == Event.DELETED:
+            return []
+        return unique(name for name in self.current.values() if name)
+
+    @property
+    def values_before(self) -> dict[str, Any]:
+        """Watched values as they were before the change (for a creation, a delete or the
+        bulk helper: as recorded, nothing having changed)."""
+        return {**self.values, **{name: old for name, (old, _new) in self.fields.items()}}
+
+    def before(self) -> Change:
+        """The same change seen from before it: :attr:`values` hold the old values and
+        :attr:`instance` is None (the object as it was is not loaded)."""
+        return replace(self, instance=None, values=self.values_before)
 
     def names_for(self, field_name: str) -> list[str]:
         """Affected names of one file field."""

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.utils.translation import gettext
+from django.views.decorators.debug import sensitive_variables
 
 from .conf import get_setting, key
 from .exceptions import CfPurgeConfigurationError
@@ -102,6 +103,7 @@ def clear_cache() -> None:
     _derive.cache_clear()
 
 
+@sensitive_variables()
 def encrypt(value: str) -> str:
     """``value`` encrypted with the newest key, prefixed (``""`` stays ``""``).
 
@@ -112,6 +114,7 @@ def encrypt(value: str) -> str:
     return PREFIX + fernet().encrypt(value.encode("utf-8")).decode("ascii")
 
 
+@sensitive_variables()
 def decrypt(stored: str) -> str:
     """The plain value of an encrypted one (a value without the prefix is returned as is:
     rows written before encryption).
@@ -128,6 +131,7 @@ def decrypt(stored: str) -> str:
     return fernet().decrypt(token).decode("utf-8")
 
 
+@sensitive_variables()
 def reencrypt(stored: str) -> str:
     """``stored`` encrypted again with the newest key (a plain value gets encrypted).
 

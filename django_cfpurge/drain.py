@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -38,6 +39,7 @@ from .models import PurgeRequest, Zone
 from .outbox import calls as call_log
 from .outbox import claim as claims
 from .outbox import outcomes
+from .outbox.db import alias
 from .outbox.ingest import ingest
 from .ratelimit import RateLimiter, RateLimitWait
 from .resolvers import resolve_row
@@ -429,17 +431,19 @@ def covered(kind: str, kinds: tuple[str, ...], *, model_change: bool) -> bool:
     return kind == Kind.FILES and model_change and any(k in FILE_STATE_KINDS for k in kinds)
 
 
-def latest_visibility(rows: list[PurgeRequest]) -> None:
-    """Make one pass's ``hide`` and ``show`` of each URL agree with its newest row.
+def latest_visibility(rows: list[PurgeRequest], newer: Sequence[PurgeRequest] = ()) -> None:
+    """Make ``hide`` and ``show`` of each URL in ``rows`` agree with its newest row.
 
-    A file hidden, then shown again, while its purges waited (an outage, a rate limit)
-    has both in one batch: only the newest row's is sent, and the older row's is left
-    out of its targets in memory (the purge log keeps what each row asked for). Neither is
-    sent for a URL that a row of the batch reports ``gone``.
+    A file hidden, then shown again, while its purges waited (an outage, a rate limit, a
+    retry's backoff) has both in one batch, or the newer one sent already: only the
+    newest state counts, and an older row's other state is left out of its targets in
+    memory (the purge log keeps what each row asked for). ``newer`` are rows of the same
+    objects outside the batch (:func:`newer_rows`): they are not changed, but their
+    states count. Neither is sent for a URL reported ``gone``.
     """
     latest: dict[str, str] = {}
     gone: set[str] = set()
-    for row in sorted(rows, key=lambda r: (r.created_at, r.pk)):
+    for row in sorted([*rows, *newer], key=lambda r: (r.created_at, r.pk)):
         targets = row.targets or {}
         gone.update(item_key(item) for item in targets.get(Kind.GONE, ()))
         for kind in (Kind.HIDE, Kind.SHOW):
@@ -461,6 +465,29 @@ def latest_visibility(rows: list[PurgeRequest]) -> None:
         row.targets = targets
 
 
+def newer_rows(zone: Zone, rows: list[PurgeRequest]) -> list[PurgeRequest]:
+    """Resolved rows of ``zone`` for the objects of ``rows`` whose ``hide`` or ``show``
+    they carry, newer than the oldest of them and not among them: a state one of them
+    sent already (or will send) wins over an older row retried after it."""
+    objects = {
+        (row.model_label, row.object_pk)
+        for row in rows
+        if row.object_pk and (Kind.HIDE in (row.targets or {}) or Kind.SHOW in (row.targets or {}))
+    }
+    if not objects:
+        return []
+    match = Q()
+    for label, pk in objects:
+        match |= Q(model_label=label, object_pk=pk)
+    oldest = min(row.created_at for row in rows)
+    return list(
+        PurgeRequest.objects.using(alias())
+        .filter(match, zone=zone, resolved=True, created_at__gt=oldest)
+        .exclude(pk__in=[row.pk for row in rows])
+        .only("pk", "created_at", "targets")
+    )
+
+
 def zone_kinds(zone: Zone) -> tuple[str, ...]:
     """The purge kinds ``zone``'s backend supports (none for an unknown backend)."""
     try:
@@ -476,7 +503,8 @@ def _unsupported(zone: Zone, kind: str) -> str:
         name = zone.backend
     return gettext("%(backend)s cannot purge %(kind)s (zone “%(zone)s”).") % {
         "backend": name,
-        "kind": kind,
+        # Translators: the kind's name: URLs, prefixes, hostnames, cache tags...
+        "kind": Kind(kind).label if kind in Kind.values else kind,
         "zone": zone.name,
     }
 
@@ -511,7 +539,7 @@ class ZoneSender:
             )
             return []
         if Kind.HIDE in backend.kinds or Kind.SHOW in backend.kinds:
-            latest_visibility(self.rows)
+            latest_visibility(self.rows, newer_rows(self.zone, self.rows))
         with backend:
             batch = Batch(
                 self.rows,

@@ -14,8 +14,17 @@ from django.utils.translation import gettext_lazy as _
 class Kind(models.TextChoices):
     """What one purge API call carries; a call carries exactly one kind.
 
-    The order of the members is the order a drain sends them in: exact URLs first
-    (cheapest), "everything" last.
+    The first five are what a person or code may ask to purge; a backend sends its
+    kinds in the order of its ``kinds``. The last three are *file states*: a model
+    change lists each file URL under ``files`` (every URL, for CDNs that purge URLs)
+    and, when the object's use of it changed, under one of them too, for CDNs that
+    store the files themselves (Cloudflare Images deletes or hides an image):
+
+    * ``gone``: the object no longer uses the file (the old name after a replace or a
+      rename, every name after a delete);
+    * ``hide``: the object still uses it and it must no longer be public (the
+      registration's ``private=`` became true, or a new file of a private object);
+    * ``show``: the object still uses it and it may be public again.
     """
 
     FILES = "files", _("URLs")
@@ -23,12 +32,28 @@ class Kind(models.TextChoices):
     HOSTS = "hosts", _("hostnames")
     TAGS = "tags", _("cache tags")
     EVERYTHING = "everything", _("everything")
+    GONE = "gone", _("files no longer used")
+    HIDE = "hide", _("files made private")
+    SHOW = "show", _("files made public")
 
 
 #: Every kind, in sending order.
 KINDS: tuple[Kind, ...] = tuple(Kind)
+#: The kinds a person or code may ask to purge (``purge_urls`` & co., the admin, the
+#: ``cfpurge`` command).
+EXPLICIT_KINDS: tuple[Kind, ...] = (
+    Kind.FILES,
+    Kind.PREFIXES,
+    Kind.HOSTS,
+    Kind.TAGS,
+    Kind.EVERYTHING,
+)
+#: What became of a file URL that a model change also lists under ``files``.
+FILE_STATE_KINDS: frozenset[str] = frozenset({Kind.GONE, Kind.HIDE, Kind.SHOW})
+#: Kinds whose items are URLs.
+URL_KINDS: frozenset[str] = frozenset({Kind.FILES, *FILE_STATE_KINDS})
 #: Kinds whose items name a host (routed to the zone serving it).
-HOST_KINDS: frozenset[str] = frozenset({Kind.FILES, Kind.PREFIXES, Kind.HOSTS})
+HOST_KINDS: frozenset[str] = frozenset({*URL_KINDS, Kind.PREFIXES, Kind.HOSTS})
 
 
 class Status(models.TextChoices):

@@ -26,7 +26,7 @@ from typing import Any
 
 import environ
 
-from .conf import DEFAULTS
+from .conf import DEFAULTS, parse_bool
 
 #: The prefix of the variables.
 PREFIX = "CFPURGE_"
@@ -34,10 +34,8 @@ PREFIX = "CFPURGE_"
 LIST_KEYS = frozenset({"BASE_URLS", "HOSTNAMES", "ENCRYPTION_KEYS"})
 #: Keys read as JSON.
 JSON_KEYS = frozenset({"ZONES", "MODELS", "BACKENDS"})
-#: Keys read as whole numbers, or as strings when their default is None.
-INT_KEYS = frozenset(
-    {"MAX_ATTEMPTS", "RETENTION_DAYS", "CLAIM_BATCH_SIZE", "MAX_ITEMS_PER_REQUEST"}
-)
+#: Keys whose default is None read as whole numbers (the others are typed by their default).
+INT_KEYS = frozenset({"MAX_ITEMS_PER_REQUEST"})
 
 
 def _reader(env: environ.Env, key: str) -> Callable[[str], Any]:
@@ -46,10 +44,12 @@ def _reader(env: environ.Env, key: str) -> Callable[[str], Any]:
         return env.json
     if key in LIST_KEYS:
         return env.list
-    if key in INT_KEYS:
-        return env.int
     if isinstance(default, bool):
-        return env.bool
+        # Strict, unlike ``env.bool`` (which reads any unknown word as False): a typo
+        # must not switch purging off in silence.
+        return lambda name: parse_bool(env.str(name))
+    if key in INT_KEYS or isinstance(default, int):
+        return env.int
     if isinstance(default, float):
         return env.float
     return env.str

@@ -9,8 +9,9 @@ zone never crashes; saving it again keeps the ciphertext, and using it raises
 
 Lookups other than ``isnull`` and ``exact`` (for the empty value) are refused: a
 ``__startswith`` filter on a secret would be an oracle. Serialisers (``dumpdata``) get
-the ciphertext, and the default form field is a password input that never renders a
-value, so a form built from the model by anyone shows no secret either.
+the ciphertext, and so do Django's save frames (:meth:`SecretField.pre_save`
+encrypts); the default form field is a password input that never renders a value, so a
+form built from the model by anyone shows no secret either.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models import Lookup
 from django.utils.translation import gettext_lazy
+from django.views.decorators.debug import sensitive_variables
 
 from . import crypto
 
@@ -53,6 +55,7 @@ class SecretField(models.TextField):
 
     _ALLOWED_LOOKUPS = frozenset({"isnull", "exact"})
 
+    @sensitive_variables()
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         if value is None or value == "":
             return value
@@ -66,6 +69,7 @@ class SecretField(models.TextField):
     def to_python(self, value: Any) -> Any:
         return value
 
+    @sensitive_variables()
     def get_prep_value(self, value: Any) -> Any:
         if isinstance(value, UnreadableSecret):
             return value.ciphertext
@@ -75,6 +79,13 @@ class SecretField(models.TextField):
         if str(value).startswith(crypto.PREFIX):
             return value
         return crypto.encrypt(str(value))
+
+    @sensitive_variables()
+    def pre_save(self, model_instance: Any, add: bool) -> Any:
+        # What the save machinery holds (and an error page would show of its frames)
+        # is the ciphertext: encrypted here, before Django's save frames see it, and
+        # left alone by get_prep_value afterwards.
+        return self.get_prep_value(super().pre_save(model_instance, add))
 
     def get_lookup(self, lookup_name: str) -> type[Lookup] | None:
         if lookup_name not in self._ALLOWED_LOOKUPS:

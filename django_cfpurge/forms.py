@@ -1,14 +1,14 @@
 """Admin forms: the zone form (built for one backend; secret inputs that never render a
 stored value) and the manual purge form (every item checked before anything is written).
 
-Secrets in the zone form: the stored value is never rendered, never kept as the form's
-initial value (so it is not part of the form's state, of ``changed_data`` or of an error
-page's locals), and shown at most masked (:func:`mask`).
+Secrets in the zone form: the stored value is never rendered and never the form's
+initial value (so a field left blank keeps it and counts as no change); it is shown at
+most masked (:func:`mask`). The methods that handle secrets are marked with
+``sensitive_variables`` for error reports.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from django import forms
@@ -26,10 +26,10 @@ from .fields import UNREADABLE_MESSAGE, UnreadableSecret
 from .models import CREDENTIAL_COLUMNS, SECRET_COLUMNS, Zone
 from .zones import clean_hostnames
 
-#: Characters of a stored secret that may be shown (its end), and only when it is at
-#: least this many times longer: a short value is shown as "set" only.
+#: Characters shown of the end of a stored secret, for secrets of at least
+#: ``_MASK_MIN_LENGTH`` characters; a shorter one is shown as "set" only.
 MASK_VISIBLE = 4
-_MASK_MIN_LENGTH = 4 * MASK_VISIBLE
+_MASK_MIN_LENGTH = 3 * MASK_VISIBLE
 
 
 def mask(value: str) -> str:
@@ -106,6 +106,7 @@ class ZoneForm(forms.ModelForm):
                 # The stored value stays out of the form's state: it is never rendered,
                 # and a blank field means "keep it", not "changed".
                 self.initial.pop(column, None)
+                help_text: Any
                 if isinstance(stored, UnreadableSecret):
                     help_text = UNREADABLE_MESSAGE
                 elif stored:
@@ -226,29 +227,10 @@ class ManualPurgeForm(forms.Form):
                 errors = []
                 for line in lines:
                     try:
-                        cleaned = targets.clean(kind, [line])
+                        targets.clean(kind, [line])
                     except InvalidTarget as err:
                         errors.append(str(err))
-                        continue
-                    errors += [p for item in cleaned if (p := _not_public(kind, line, item))]
                 if errors:
                     self.add_error("items", errors)
         data["item_list"] = lines
         return data
-
-
-def _not_public(kind: str, given: str, item: Any) -> str:
-    """Why a cleaned host or prefix cannot be on a CDN zone ("" when it can): a CDN
-    serves fully qualified names only, so ``evil`` (from ``http://evil/``) or an IP
-    address would be written, then skipped by every zone."""
-    if kind not in (Kind.HOSTS, Kind.PREFIXES):
-        return ""
-    host = targets.host_of(kind, item) or ""
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        if "." in host.strip("."):
-            return ""
-    return gettext(
-        "%(item)s is not on a CDN zone: give a public host name such as img.example.com."
-    ) % {"item": repr(given)}

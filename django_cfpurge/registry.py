@@ -28,6 +28,26 @@ logger = logging.getLogger(__name__)
 #: callable that receives the :class:`~django_cfpurge.changes.Change` and
 #: returns an iterable of strings (or a dotted path to such a callable, in settings).
 TargetSpec = Union[Iterable[str], Callable[["Change"], Iterable[str]], None]  # noqa: UP007  (runtime alias)
+#: What ``private=`` accepts: the name of a boolean field (``"is_blocked"``; ``"!is_public"``
+#: for its negation), or a callable that receives the
+#: :class:`~django_cfpurge.changes.Change` and returns whether the object's files must not
+#: be public (or a dotted path to such a callable, in settings).
+PrivateSpec = Union[str, Callable[["Change"], Any], None]  # noqa: UP007  (runtime alias)
+
+
+@dataclass(frozen=True)
+class FieldFlag:
+    """``private="is_blocked"``: the object is private when the watched field is true
+    (``negate``: when it is false, as for ``"!is_public"``)."""
+
+    name: str
+    negate: bool = False
+
+    def __call__(self, change: Change) -> bool:
+        return bool(change.values.get(self.name)) != self.negate
+
+    def __str__(self) -> str:
+        return f"{'!' if self.negate else ''}{self.name}"
 
 
 @dataclass(frozen=True)
@@ -42,6 +62,9 @@ class Registration:
         thumbnails, gallery and listing pages.
     :ivar tags: Cloudflare cache tags to purge with the object.
     :ivar prefixes: URL prefixes (``host/path``) to purge with the object.
+    :ivar private: whether the object's files must not be public, from the change (see
+        :data:`PrivateSpec`); None when the registration does not say. CDNs that store
+        the files (Cloudflare Images) hide and show them by it.
     """
 
     model: type[models.Model]
@@ -51,11 +74,18 @@ class Registration:
     tags: TargetSpec = None
     prefixes: TargetSpec = None
     attnames: dict[str, str] = field(default_factory=dict, compare=False)
+    private: Callable[[Change], Any] | None = None
 
     @property
     def label(self) -> str:
         """The model's ``app_label.ModelName``."""
         return self.model._meta.label
+
+    def is_private(self, change: Change) -> bool | None:
+        """Whether ``change`` leaves the object's files private (None: no ``private=``)."""
+        if self.private is None:
+            return None
+        return bool(self.private(change))
 
 
 _DOTTED_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
@@ -90,6 +120,35 @@ def _as_spec(value: Any, where: str) -> TargetSpec:
             gettext("%(where)s must be a list of strings or a callable, not %(type)s.")
             % {"where": where, "type": type(value).__name__}
         ) from None
+
+
+def _as_private(value: Any, model: type[models.Model]) -> Callable[[Change], Any] | None:
+    """``private=`` as a callable: a field name (``"!"`` in front negates it), a
+    callable, or a dotted path to one."""
+    label = model._meta.label
+    if value is None or callable(value):
+        return value
+    if not isinstance(value, str):
+        raise CfPurgeConfigurationError(
+            gettext("%(where)s must be a field name or a callable, not %(type)s.")
+            % {"where": f"{label} private", "type": type(value).__name__}
+        )
+    name = value.strip()
+    negate = name.startswith("!")
+    name = name.lstrip("!").strip()
+    if name in {f.name for f in model._meta.concrete_fields}:
+        return FieldFlag(name, negate)
+    spec = _as_spec(value, f"{label} private")
+    if callable(spec) and not negate:
+        return spec
+    names = ", ".join(f.name for f in model._meta.concrete_fields)
+    raise CfPurgeConfigurationError(
+        gettext(
+            "%(model)s has no field %(name)s (in private=), and it is no dotted path to a "
+            "callable either. Fields: %(fields)s."
+        )
+        % {"model": label, "name": repr(name), "fields": names}
+    )
 
 
 def _resolve_model(model: type[models.Model] | str) -> type[models.Model]:
@@ -145,6 +204,7 @@ class Registry:
         urls: TargetSpec = None,
         tags: TargetSpec = None,
         prefixes: TargetSpec = None,
+        private: PrivateSpec = None,
     ) -> Registration:
         """Register ``model`` so that changes to its files (and watched fields) are purged.
 
@@ -153,6 +213,8 @@ class Registry:
         :param urls: extra URLs (see :data:`TargetSpec`).
         :param tags: cache tags (see :data:`TargetSpec`).
         :param prefixes: URL prefixes without scheme (see :data:`TargetSpec`).
+        :param private: whether the object's files must not be public (see
+            :data:`PrivateSpec`); a field named here is watched.
         :raises AlreadyRegistered: the model is registered already.
         :raises CfPurgeConfigurationError: a field does not exist or is not a file field.
         """
@@ -187,9 +249,11 @@ class Registry:
                     % {"field": f"{label}.{name}", "type": type(fld).__name__}
                 )
             attnames[name] = fld.attname
-        watch = tuple(watch)
-        if isinstance(watch, str):
-            watch = (watch,)
+        watch = (watch,) if isinstance(watch, str) else tuple(watch)
+        private_spec = _as_private(private, model)
+        if isinstance(private_spec, FieldFlag) and private_spec.name not in watch:
+            # Its changes must be recorded to hide or show the files.
+            watch = (*watch, private_spec.name)
         for name in watch:
             fld = self._field(model, name, "watch")
             attnames[name] = fld.attname
@@ -201,6 +265,7 @@ class Registry:
             tags=_as_spec(tags, f"{label} tags"),
             prefixes=_as_spec(prefixes, f"{label} prefixes"),
             attnames=attnames,
+            private=private_spec,
         )
         self._registrations[model] = registration
         for connect, _disconnect in self._observers:
@@ -295,7 +360,7 @@ class Registry:
                 )
                 % {"setting": SETTING_NAME}
             )
-        allowed = {"fields", "watch", "urls", "tags", "prefixes"}
+        allowed = {"fields", "watch", "urls", "tags", "prefixes", "private"}
         for label, options in models_setting.items():
             try:
                 self._register_setting(label, options or {}, allowed)
@@ -373,8 +438,15 @@ def register(
     urls: TargetSpec = None,
     tags: TargetSpec = None,
     prefixes: TargetSpec = None,
+    private: PrivateSpec = None,
 ) -> Registration:
     """Register ``model`` with the default registry. See :meth:`Registry.register`."""
     return registry.register(
-        model, fields=fields, watch=watch, urls=urls, tags=tags, prefixes=prefixes
+        model,
+        fields=fields,
+        watch=watch,
+        urls=urls,
+        tags=tags,
+        prefixes=prefixes,
+        private=private,
     )

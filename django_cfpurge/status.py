@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -169,7 +170,7 @@ def hourly_activity(hours: int = 48) -> list[dict[str, Any]]:
     series = []
     for i in range(hours):
         hour = start + timedelta(hours=i)
-        row = by_hour.get(hour, {})
+        row: Mapping[str, Any] = by_hour.get(hour, {})
         series.append(
             {
                 "hour": hour,

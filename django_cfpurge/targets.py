@@ -26,7 +26,7 @@ from django.utils.translation import gettext
 from .changes import unique
 from .conf import get_setting as _get_setting
 from .conf import key
-from .enums import Kind
+from .enums import EXPLICIT_KINDS, URL_KINDS, Kind
 from .exceptions import InvalidTarget
 
 #: Query parameters that mark a signed, per-request URL.
@@ -209,7 +209,8 @@ def clean_tag(tag: Any) -> str:
 def clean_host(host: Any) -> str:
     """A bare host name, lower case (``https://IMG.example.com/`` → ``img.example.com``).
 
-    :raises InvalidTarget: a path, a port, a wildcard or an invalid label.
+    :raises InvalidTarget: a path, a port, a wildcard, an invalid label, a name without a
+        dot (``localhost``) or an IP address.
     """
     value = str(host).strip()
     if "://" in value:
@@ -221,7 +222,12 @@ def clean_host(host: Any) -> str:
             raise _bad_host(host)
         value = parts.hostname or ""
     value = value.rstrip("/").lower().rstrip(".")
-    if not value or not all(_HOST_LABEL.fullmatch(label) for label in value.split(".")):
+    labels = value.split(".")
+    if not value or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise _bad_host(host)
+    if len(labels) < 2 or labels[-1].isdigit():
+        # A CDN zone serves fully qualified names only: ``localhost``, ``evil`` (from
+        # ``http://evil/``) or an IPv4 address would be written, then skipped by every zone.
         raise _bad_host(host)
     return value
 
@@ -229,8 +235,8 @@ def clean_host(host: Any) -> str:
 def _bad_host(host: Any) -> InvalidTarget:
     return InvalidTarget(
         gettext(
-            "%(host)s is not a host name: give a bare host such as img.example.com (no path, "
-            "port or “*”)."
+            "%(host)s is not a host name: give a public host such as img.example.com (no "
+            "path, port, IP address or “*”)."
         )
         % {"host": repr(str(host))}
     )
@@ -294,7 +300,7 @@ def clean(kind: str, items: Iterable[Any]) -> list[Any]:
 
     :raises InvalidTarget: a bad item (the message names it), or no item.
     """
-    if kind not in Kind.values:
+    if kind not in EXPLICIT_KINDS:
         raise InvalidTarget(gettext("Unknown purge kind %(kind)s.") % {"kind": repr(kind)})
     if kind == Kind.EVERYTHING:
         return [True]
@@ -321,7 +327,7 @@ def clean(kind: str, items: Iterable[Any]) -> list[Any]:
 
 def host_of(kind: str, item: Any) -> str | None:
     """The host a target belongs to (None for tags and everything)."""
-    if kind == Kind.FILES:
+    if kind in URL_KINDS:
         url = item["url"] if isinstance(item, dict) else item
         return (urlsplit(url).hostname or "").lower() or None
     if kind == Kind.PREFIXES:

@@ -87,7 +87,7 @@ class _NoteWrittenName:
         # Pickle and copy as the field's own class, which outlives any registration
         # (model instances are often cached with their files). Not ``copyreg.__newobj__``:
         # pickle insists that it be given the object's own class.
-        state = self.__getstate__()  # type: ignore[attr-defined]
+        state = self.__getstate__()
         return (object.__new__, (self._cfpurge_base,), state)
 
 

@@ -32,7 +32,7 @@ from .backends import get_backend_class
 from .backends.base import Backend
 from .conf import SETTING_NAME, get_setting
 from .exceptions import CfPurgeConfigurationError, InvalidCredentials, UnreadableCredentials
-from .fields import UnreadableSecret
+from .fields import UNREADABLE_MESSAGE, UnreadableSecret
 from .models import CREDENTIAL_COLUMNS, SECRET_COLUMNS, Zone
 from .outbox.outcomes import requeue_for_fix
 
@@ -297,13 +297,7 @@ def backend_for(zone: Zone, **options: Any) -> Backend:
     values = zone_values(zone)
     for column in SECRET_COLUMNS:
         if isinstance(getattr(zone, column), UnreadableSecret):
-            raise UnreadableCredentials(
-                gettext(
-                    "The stored credentials cannot be read (the encryption keys changed): "
-                    "enter them again."
-                ),
-                field=column,
-            )
+            raise UnreadableCredentials(str(UNREADABLE_MESSAGE), field=column)
     cls = backend_class(zone)
     credentials = cls.clean_credentials(values)
     return cls(credentials, plan=zone.plan, max_items=learnt_max_items(zone), **options)

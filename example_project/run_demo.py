@@ -17,9 +17,13 @@ name in front. Ctrl-C (SIGINT) or SIGTERM stops them all, and so does any of the
 exiting on its own. Nothing but Python is needed: SQLite, and files for the Celery
 broker and the Django cache, all in ``DEMO_DATA_DIR`` (default ``example_project/var``).
 
-The demo always talks to the fake Cloudflare: the ``CFPURGE_*`` variables that point
-elsewhere are replaced for the programs it starts. To try a real zone, run
-``manage.py runserver`` and ``celery -A demo_site worker -B`` yourself with a ``.env``.
+The demo always talks to a fake CDN: the ``CFPURGE_*`` variables that point elsewhere
+are replaced for the programs it starts. ``CFPURGE_BACKEND`` (or ``--backend``) picks it:
+``cloudflare`` (the default), ``bunny`` (the fake bunny.net, whose pull zone serves the
+edge's ``localhost``) or ``cloudflare_images`` (the fake Cloudflare Images; the demo's
+images are stored on this server, so its changes find no zone there: the purge log says
+so). To try a real zone, run ``manage.py runserver`` and
+``celery -A demo_site worker -B`` yourself with a ``.env``.
 
 This script uses the standard library only (and the fake's constants).
 """
@@ -59,6 +63,54 @@ _COLOURS = ("36", "35", "33", "32", "34", "31")
 if (REPO_ROOT / "django_cfpurge").is_dir() and str(REPO_ROOT) not in sys.path:
     # A checkout works without `pip install -e .` too.
     sys.path.insert(0, str(REPO_ROOT))
+
+
+#: The backends the demo can run with, and how it names their fake.
+BACKEND_NAMES = {
+    "cloudflare": "Cloudflare",
+    "bunny": "bunny.net",
+    "cloudflare_images": "Cloudflare Images",
+}
+
+
+def backend_env(backend: str, fake: str) -> dict[str, str]:
+    """The ``CFPURGE_*`` variables that point the demo at the fake of ``backend``: its
+    zone and credentials, well-formed and worthless anywhere else."""
+    from django_cfpurge.testing.bunny_api import DEFAULT_ACCESS_KEY, DEFAULT_PULL_ZONE_ID
+    from django_cfpurge.testing.cloudflare_api import DEFAULT_TOKEN, DEFAULT_ZONE_ID
+    from django_cfpurge.testing.cloudflare_images_api import (
+        DEFAULT_ACCOUNT_ID,
+        IMAGES_EDIT_TOKEN,
+    )
+
+    env = {
+        "CFPURGE_BACKEND": backend,
+        "CFPURGE_API_URL": f"{fake}/client/v4",
+        "CFPURGE_BUNNY_API_URL": fake,
+        "CFPURGE_ZONE_ID": DEFAULT_ZONE_ID,
+        "CFPURGE_API_TOKEN": DEFAULT_TOKEN,
+        "CFPURGE_PLAN": "free",
+        "CFPURGE_HOSTNAMES": "localhost,127.0.0.1",
+        # A real account's legacy key or Account ID must not mix with the fake's token.
+        "CFPURGE_EMAIL": "",
+        "CFPURGE_API_KEY": "",
+        "CFPURGE_ACCOUNT_ID": "",
+    }
+    if backend == "bunny":
+        env.update(
+            CFPURGE_ZONE_ID=str(DEFAULT_PULL_ZONE_ID),
+            CFPURGE_API_KEY=DEFAULT_ACCESS_KEY,
+            CFPURGE_API_TOKEN="",
+            CFPURGE_PLAN="",
+        )
+    elif backend == "cloudflare_images":
+        env.update(
+            CFPURGE_ZONE_ID=DEFAULT_ACCOUNT_ID,
+            CFPURGE_API_TOKEN=IMAGES_EDIT_TOKEN,
+            CFPURGE_PLAN="",
+            CFPURGE_HOSTNAMES="imagedelivery.net",
+        )
+    return env
 
 
 class DemoError(Exception):
@@ -185,6 +237,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--ready-file", help="write the demo's URLs here as JSON once everything is ready"
     )
     parser.add_argument("--no-seed", action="store_true", help="skip `manage.py seed_demo`")
+    parser.add_argument(
+        "--backend",
+        choices=tuple(BACKEND_NAMES),
+        default=os.environ.get("CFPURGE_BACKEND", "").strip() or "cloudflare",
+        help="the CDN to fake and purge on (CFPURGE_BACKEND; default cloudflare)",
+    )
     return parser.parse_args(argv)
 
 
@@ -192,8 +250,6 @@ class Demo:
     """Starts, watches and stops the demo's programs."""
 
     def __init__(self, args: argparse.Namespace, out: Output) -> None:
-        from django_cfpurge.testing.cloudflare_api import DEFAULT_TOKEN, DEFAULT_ZONE_ID
-
         self.args = args
         self.out = out
         self.programs: list[Program] = []
@@ -210,20 +266,12 @@ class Demo:
                 "PYTHONUNBUFFERED": "1",
                 "DJANGO_SETTINGS_MODULE": "demo_site.settings",
                 "DEMO_DATA_DIR": str(self.data_dir),
-                # The fake's zone and token: well-formed, worthless anywhere else.
-                "CFPURGE_API_URL": f"{self.fake}/client/v4",
-                "CFPURGE_ZONE_ID": DEFAULT_ZONE_ID,
-                "CFPURGE_API_TOKEN": DEFAULT_TOKEN,
                 "CFPURGE_ZONE_NAME": "demo",
-                "CFPURGE_PLAN": "free",
-                "CFPURGE_HOSTNAMES": "localhost,127.0.0.1",
                 # Purged URLs are those visitors use: the edge's, never the origin's.
                 "CFPURGE_BASE_URLS": self.site,
                 "FAKE_CLOUDFLARE_URL": self.fake,
-                # A real account's legacy key or Account ID must not mix with the fake's token.
-                "CFPURGE_EMAIL": "",
-                "CFPURGE_API_KEY": "",
-                "CFPURGE_ACCOUNT_ID": "",
+                # The fake's zone and credentials.
+                **backend_env(args.backend, self.fake),
             }
         )
         # The sweep sends what was written while no worker ran; retries have their own
@@ -268,6 +316,8 @@ class Demo:
                 python,
                 "-m",
                 "fakecdn",
+                "--api",
+                a.backend,
                 "--port",
                 str(a.api_port),
                 "--edge-port",
@@ -324,7 +374,9 @@ class Demo:
             ready=BEAT_READY,
         )
         self._wait_ready(
-            fake, "the fake Cloudflare", lambda: _http_ok(f"{self.fake}/__fake__/health")
+            fake,
+            f"the fake {BACKEND_NAMES[a.backend]}",
+            lambda: _http_ok(f"{self.fake}/__fake__/health"),
         )
         self._wait_ready(web, "Django", lambda: _http_ok(f"{self.origin}/healthz/"))
         self._wait_ready(
@@ -340,7 +392,7 @@ class Demo:
             "origin": f"{self.origin}/",
             "admin": f"{self.site}/admin/",
             "edge_log": f"{self.site}/edge-log/",
-            "api_url": f"{self.fake}/client/v4",
+            "api_url": self.fake if self.args.backend == "bunny" else f"{self.fake}/client/v4",
             "fake_url": self.fake,
         }
         lines = [
@@ -351,7 +403,7 @@ class Demo:
             f"  Origin (Django, no cache):     {urls['origin']}",
             f"  Admin:                         {urls['admin']}   login: demo / demo",
             f"  Edge log (purges received):    {urls['edge_log']}",
-            f"  Fake Cloudflare API:           {urls['api_url']}",
+            f"  {'Fake ' + BACKEND_NAMES[self.args.backend] + ' API:':<31}{urls['api_url']}",
             "",
         ]
         for line in lines:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -128,14 +129,32 @@ class AdminPage:
 
     def click_and_wait(self, element: Any, selector: str) -> Any:
         """Click ``element`` (it submits or navigates) and wait for the next page's
-        ``selector``: the old page must go stale first, so its own copy of
-        ``selector`` is never mistaken for the new one."""
-        from selenium.webdriver.support import expected_conditions as ec
+        ``selector``.
+
+        The old document is marked before the click, and the wait ends only once a
+        document *without* the mark has loaded: proof of the new page, so the old
+        page's own copy of ``selector`` is never mistaken for it. While the browser is
+        between pages, whatever it answers (a stale element, "Node with given id does
+        not belong to the document", a destroyed execution context…) means "not yet".
+        """
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        html = self.css("html")
+        mark = secrets.token_hex(8)
+        self.driver.execute_script(
+            "document.documentElement.dataset.cfpurgeLeaving = arguments[0];", mark
+        )
         element.click()
-        WebDriverWait(self.driver, WAIT).until(ec.staleness_of(html))
+
+        def new_page_loaded(driver: Any) -> bool:
+            state = driver.execute_script(
+                "return [document.readyState, document.documentElement.dataset.cfpurgeLeaving];"
+            )
+            return state[0] == "complete" and state[1] != mark
+
+        WebDriverWait(self.driver, WAIT, ignored_exceptions=(WebDriverException,)).until(
+            new_page_loaded
+        )
         return self.wait_css(selector)
 
     def login(self, username: str, password: str) -> None:

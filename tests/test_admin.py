@@ -284,3 +284,91 @@ def test_purge_everything_needs_confirmation_and_cools_down(admin_client):
     response = admin_client.post(url, {"kind": "everything", "confirmed": "yes"}, follow=True)
     assert "Everything was purged less than 60 seconds ago" in response.content.decode()
     assert PurgeRequest.objects.count() == 1
+
+
+# -- manual purge input, on every face: the admin page, the command, the Python API ----
+
+BAD_TARGETS = [
+    ("files", "ftp://www.example.com/x", "Only http:// and https:// URLs"),
+    ("files", "javascript:alert(1)", "Only http:// and https:// URLs"),
+    ("files", "https://[::1/x", "is not a valid URL"),
+    ("tags", "two words", "is not a valid cache tag"),
+    ("tags", "a,b", "is not a valid cache tag"),
+    ("tags", "t" * 1100, "is not a valid cache tag"),
+    ("hosts", "*", "is not a host name"),
+    ("hosts", "http://evil/", "is not a host name"),
+    ("hosts", "localhost", "is not a host name"),
+    ("hosts", "203.0.113.7", "is not a host name"),
+    ("hosts", "https://[2001:db8::1]/", "is not a host name"),
+    ("prefixes", "http://localhost/media/", "is not a URL prefix"),
+    ("prefixes", "203.0.113.7/media/", "is not a URL prefix"),
+    ("hosts", "www.example.com/path", "is not a host name"),
+    ("prefixes", "*/media", "is not a URL prefix"),
+]
+
+
+def _ids(cases):
+    return [f"{kind}:{item[:30]}" for kind, item, _ in cases]
+
+
+@pytest.mark.parametrize(("kind", "item", "message"), BAD_TARGETS, ids=_ids(BAD_TARGETS))
+def test_manual_purge_page_refuses_bad_items(admin_client, kind, item, message):
+    make_zone("example.com")
+    response = admin_client.post(
+        "/admin/django_cfpurge/purgerequest/purge/",
+        {"kind": kind, "items": f"https://www.example.com/ok.jpg\n{item}"},
+    )
+    assert response.status_code == 200
+    html = response.content.decode().replace("&#x27;", "'").replace("&quot;", '"')
+    assert 'class="errorlist' in html
+    assert message in html
+    assert PurgeRequest.objects.count() == 0
+
+
+@pytest.mark.parametrize(("kind", "item", "message"), BAD_TARGETS, ids=_ids(BAD_TARGETS))
+def test_cfpurge_command_refuses_bad_items(kind, item, message):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    make_zone("example.com")
+    command = {"files": "urls"}.get(kind, kind)
+    with pytest.raises(CommandError) as caught:
+        call_command("cfpurge", command, item, stdout=io.StringIO(), stderr=io.StringIO())
+    assert caught.value.returncode == 2
+    assert message in str(caught.value)
+    assert PurgeRequest.objects.count() == 0
+
+
+@pytest.mark.parametrize(("kind", "item", "message"), BAD_TARGETS, ids=_ids(BAD_TARGETS))
+def test_python_api_refuses_bad_items(kind, item, message):
+    import django_cfpurge
+    from django_cfpurge.exceptions import InvalidTarget
+
+    make_zone("example.com")
+    function = getattr(django_cfpurge, f"purge_{'urls' if kind == 'files' else kind}")
+    with pytest.raises(InvalidTarget, match=message.replace("*", r"\*")):
+        function(["https://www.example.com/ok.jpg" if kind == "files" else "ok", item])
+    assert PurgeRequest.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "hostnames",
+    ["*", "*.example.com", "http://evil/", "www.example.com/path", "example.com:8080", "a_b.com"],
+)
+def test_zone_hostnames_are_host_names_or_suffixes(admin_client, hostnames):
+    response = admin_client.post(ADD_URL + "?backend=cloudflare", zone_form(hostnames=hostnames))
+    assert response.status_code == 200
+    assert "is not a host name" in response.content.decode()
+    assert Zone.objects.count() == 0
+
+
+def test_zone_hostnames_accept_names_and_suffixes(admin_client):
+    response = admin_client.post(
+        ADD_URL + "?backend=cloudflare",
+        zone_form(hostnames="WWW.example.com\n.cdn.example.com, img.example.com."),
+    )
+    assert response.status_code == 302
+    zone = Zone.objects.get()
+    assert zone.hostnames.split() == ["www.example.com", ".cdn.example.com", "img.example.com"]

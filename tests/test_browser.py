@@ -70,11 +70,11 @@ def test_login_shows_the_app(browser_page):
     browser_page.shot("index")
     assert browser_page.css("#site-name").text == "Django administration"
     links = {a.text for a in browser_page.all_css("#content-main a")}
-    assert {"Cloudflare zones", "Purge log"} <= links
+    assert {"CDN zones", "Purge log"} <= links
 
 
 def test_add_zone_with_pasted_token_then_test_connection(admin_page, fake_cf):
-    admin_page.open(ZONES_URL + "add/")
+    admin_page.open(ZONES_URL + "add/?backend=cloudflare")
     admin_page.css("#id_name").send_keys(DEFAULT_ZONE_NAME)
     # Pasted from Cloudflare's dashboard: surrounding whitespace and a trailing newline.
     admin_page.set_value(admin_page.css("#id_zone_id"), f" {DEFAULT_ZONE_ID}\n")
@@ -95,7 +95,7 @@ def test_add_zone_with_pasted_token_then_test_connection(admin_page, fake_cf):
 
     admin_page.open(change_url(zone))
     help_text = admin_page.css(".field-api_token .help, #id_api_token_helptext").text
-    assert "Leave blank to keep the current value" in help_text
+    assert f"Set, ends in …{DEFAULT_TOKEN[-4:]}. Leave blank to keep it" in help_text
     assert admin_page.css("#id_api_token").get_attribute("value") == ""
     button = admin_page.css("#cfpurge-test-connection")
     assert button.is_displayed()
@@ -193,7 +193,7 @@ def test_retry_a_failed_row_from_the_purge_log(admin_page, fake_cf, drain_dispat
     last_error = admin_page.reveal(admin_page.css("#result_list td.field-last_error_short"))
     admin_page.shot("log-failed")
     assert log_row_status(admin_page, row) == "failed"
-    assert "Cloudflare rejected the purge request (HTTP 400" in last_error.text
+    assert "Cloudflare rejected the purge request of 1 item(s) (HTTP 400" in last_error.text
     assert "[code 1012]" in last_error.text
     assert admin_page.css("#cfpurge-chart .bar[data-failed='1']").is_displayed()
 

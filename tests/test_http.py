@@ -29,6 +29,7 @@ from django_cfpurge.backends.cloudflare.client import CloudflareClient
 from django_cfpurge.backends.cloudflare.credentials import CloudflareCredentials
 from django_cfpurge.backends.http import (
     MAX_BODY_BYTES,
+    MAX_BODY_DEPTH,
     SNIPPET_CHARS,
     DeadlineAdapter,
     HttpClient,
@@ -707,7 +708,7 @@ def test_redactor_cuts_hostile_nesting() -> None:
     while isinstance(cut, list):
         cut, depth = cut[0], depth + 1
     assert cut == "…"
-    assert depth < 100
+    assert depth == MAX_BODY_DEPTH
 
 
 @pytest.mark.parametrize("position", [0, 250, 280, 290, 295, 299, 300])
@@ -810,3 +811,13 @@ def _reason_chain(inner: BaseException) -> Sequence[BaseException]:
 def test_socket_cause_follows_reason() -> None:
     (err,) = _reason_chain(ConnectionRefusedError(111, "refused"))
     assert socket_cause(err) == "refused"
+
+
+def test_secret_headers_show_their_names_only() -> None:
+    from django_cfpurge.backends.http import SecretHeaders
+
+    headers = SecretHeaders({"Authorization": f"Bearer {SECRET}", "Accept": "text/plain"})
+    for shown in (repr(headers), str(headers), f"{headers}", repr({"h": headers})):
+        assert SECRET not in shown
+        assert "Authorization" in shown
+    assert headers["Authorization"] == f"Bearer {SECRET}"

@@ -275,7 +275,7 @@ def test_a_tag_over_1024_characters_is_refused_with_its_start_named():
         ("http://img.example.com", "img.example.com"),
         ("IMG.Example.com.", "img.example.com"),
         ("img.example.com/", "img.example.com"),
-        ("localhost", "localhost"),
+        ("xn--bcher-kva.example", "xn--bcher-kva.example"),
     ],
 )
 def test_hosts_are_bare_and_lower_case(given, expected):
@@ -297,6 +297,12 @@ def test_hosts_are_bare_and_lower_case(given, expected):
         "bad_.example.com",
         "img..example.com",
         "exa mple.com",
+        "localhost",
+        "http://evil/",
+        "203.0.113.7",
+        "https://203.0.113.7/",
+        "[2001:db8::1]",
+        "https://[2001:db8::1]/",
     ],
 )
 def test_bad_hosts_are_refused_by_name(host):

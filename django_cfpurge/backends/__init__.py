@@ -20,6 +20,8 @@ from .base import Backend
 #: The backends django-cfpurge ships.
 BUILTIN_BACKENDS: dict[str, str] = {
     "cloudflare": "django_cfpurge.backends.cloudflare.CloudflareBackend",
+    "bunny": "django_cfpurge.backends.bunny.BunnyBackend",
+    "cloudflare_images": "django_cfpurge.backends.cloudflare_images.CloudflareImagesBackend",
 }
 DEFAULT_BACKEND = "cloudflare"
 

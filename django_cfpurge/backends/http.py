@@ -49,8 +49,9 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 #: Characters of an unexpected body kept for a message or the purge log (after redaction).
 SNIPPET_CHARS = 300
-#: Nesting kept of a parsed body (CDN replies nest a few levels; deeper is cut).
-MAX_BODY_DEPTH = 32
+#: Nesting kept of a parsed body (CDN replies nest a few levels; deeper is cut). Deep
+#: enough for an error chain of ``MAX_ERROR_ENTRIES`` entries, two levels each.
+MAX_BODY_DEPTH = 128
 # Pieces of a secret shorter than this are not redacted on their own.
 _MIN_PART_CHARS = 8
 
@@ -223,6 +224,19 @@ def new_session() -> requests.Session:
 # -- redaction ------------------------------------------------------------------
 
 
+class SecretHeaders(dict[str, str]):
+    """HTTP headers that hold credentials: their ``repr`` names the headers only.
+
+    Whatever shows a variable (a DEBUG error page, a logged ``locals()``, a debugger)
+    sees ``<SecretHeaders ['Authorization']>``, never a value.
+    """
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {sorted(self)!r}>"
+
+    __str__ = __repr__
+
+
 class Redactor:
     """Replaces each secret (and each of its whitespace-separated parts) in text."""
 
@@ -334,7 +348,9 @@ class HttpClient:
         :raises NetworkError: no complete answer (refused, reset, timed out…).
         :raises DeadlineExceeded: the answer took longer than ``deadline`` in total.
         """
-        all_headers = {"Accept": "application/json", "User-Agent": user_agent(), **headers}
+        all_headers = SecretHeaders(
+            {"Accept": "application/json", "User-Agent": user_agent(), **headers}
+        )
         deadline = _Deadline(self.deadline)
         token = _current_deadline.set(deadline)
         started = time.monotonic()

@@ -48,7 +48,9 @@ def insert_change(alias: str, model: type[models.Model], payload: str) -> None:
     if statement is None:
         quote = connection.ops.quote_name
         table = quote(model._meta.db_table)
-        column = quote(str(model._meta.get_field("payload").column))
+        (column,) = (
+            quote(f.column or f.name) for f in _insert_fields(model) if f.name == "payload"
+        )
         statement = f"INSERT INTO {table} ({column}) VALUES (%s)"  # noqa: S608  (identifiers only)
         _change_sql_cache[alias] = statement
     with connection.cursor() as cursor:

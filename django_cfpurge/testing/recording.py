@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, cast
 
 from django.utils.translation import gettext_lazy
 
@@ -101,15 +101,18 @@ class RecordedConnection(Step):
 class RecordingMixin:
     """Replaces a backend's calls with records; keeps everything it declares."""
 
-    step_classes: tuple[type[Step], ...] = (RecordedConnection,)
     credentials: Any
     #: The hostnames :meth:`describe_zone` reports (none: the zone's own name routes).
     recorded_hostnames: tuple[str, ...] = ()
 
     def __init__(self, credentials: Any, **options: Any) -> None:
+        # Not the backend's own ``__init__``: that one would open an HTTP session.
         Backend.__init__(
-            self, credentials, plan=options.get("plan", ""), max_items=options.get("max_items")
-        )  # type: ignore[arg-type]
+            cast(Backend, self),
+            credentials,
+            plan=options.get("plan", ""),
+            max_items=options.get("max_items"),
+        )
 
     def purge(self, kind: str, items: Sequence[Any]) -> str:
         """Record one call (or raise the next queued failure)."""
@@ -140,10 +143,14 @@ class RecordingMixin:
 class RecordingCloudflare(RecordingMixin, CloudflareBackend):
     """The Cloudflare backend, recording instead of sending."""
 
+    step_classes: ClassVar[tuple[type[Step], ...]] = (RecordedConnection,)
+
 
 class RecordingBunny(RecordingMixin, BunnyBackend):
     """The bunny.net backend, recording instead of sending (one item per call, as
     bunny.net takes them)."""
+
+    step_classes: ClassVar[tuple[type[Step], ...]] = (RecordedConnection,)
 
 
 class RecordingCloudflareImages(RecordingMixin, CloudflareImagesBackend):
@@ -151,4 +158,5 @@ class RecordingCloudflareImages(RecordingMixin, CloudflareImagesBackend):
     ``gone``, ``hide`` and ``show`` with one delivery URL each (``recorder.items("gone")``),
     and its zone serves ``imagedelivery.net``."""
 
+    step_classes: ClassVar[tuple[type[Step], ...]] = (RecordedConnection,)
     recorded_hostnames = (DELIVERY_HOST,)

@@ -14,6 +14,8 @@ from typing import Any
 import django
 import environ
 
+from django_cfpurge.env import cfpurge_from_env
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -145,29 +147,23 @@ CELERY_BEAT_SCHEDULE = {
 
 # -- django-cfpurge ------------------------------------------------------------------------------
 
-CFPURGE_API_URL = env.str("CFPURGE_API_URL", default="http://127.0.0.1:8787/client/v4")
-#: The fake Cloudflare, whose /__fake__/purges the edge log page reads. Derived from
-#: CFPURGE_API_URL when not set.
-FAKE_CLOUDFLARE_URL = env.str(
-    "FAKE_CLOUDFLARE_URL", default=CFPURGE_API_URL.removesuffix("/client/v4")
-)
-
-CFPURGE: dict[str, Any] = {
-    "API_URL": CFPURGE_API_URL,
-    "ZONE_ID": env.str("CFPURGE_ZONE_ID", default=""),
-    "API_TOKEN": env.str("CFPURGE_API_TOKEN", default=""),
-    # Legacy alternative to the token (not recommended): account email + Global API Key.
-    "EMAIL": env.str("CFPURGE_EMAIL", default=""),
-    "API_KEY": env.str("CFPURGE_API_KEY", default=""),
-    # Needed only for account-owned tokens (cfat_…).
-    "ACCOUNT_ID": env.str("CFPURGE_ACCOUNT_ID", default=""),
-    "ZONE_NAME": env.str("CFPURGE_ZONE_NAME", default="demo"),
-    "HOSTNAMES": env.list("CFPURGE_HOSTNAMES", default=["localhost", "127.0.0.1"]),
-    "PLAN": env.str("CFPURGE_PLAN", default="free"),
+#: Every key of the settings reference is read from its CFPURGE_<KEY> variable when that
+#: is set (CFPURGE_ZONE_ID, CFPURGE_API_TOKEN, CFPURGE_API_URL…; see .env.example); the
+#: values below are the demo's defaults, used when it is not.
+CFPURGE: dict[str, Any] = cfpurge_from_env(
+    # The local fake Cloudflare (python -m fakecdn), never the real API by default.
+    API_URL="http://127.0.0.1:8787/client/v4",
+    ZONE_NAME="demo",
+    HOSTNAMES=["localhost", "127.0.0.1"],
+    PLAN="free",
     # The public origins: what visitors type, i.e. the edge, never the origin server.
-    "BASE_URLS": env.list("CFPURGE_BASE_URLS", default=["http://localhost:8001"]),
-    "COALESCE_SECONDS": env.float("CFPURGE_COALESCE_SECONDS", default=1.0),
-}
+    BASE_URLS=["http://localhost:8001"],
+)
+#: The fake Cloudflare, whose /__fake__/purges the edge log page reads. Derived from the
+#: API URL when not set.
+FAKE_CLOUDFLARE_URL = env.str(
+    "FAKE_CLOUDFLARE_URL", default=str(CFPURGE["API_URL"]).removesuffix("/client/v4")
+)
 
 LOGGING = {
     "version": 1,

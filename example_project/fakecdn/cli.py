@@ -1,10 +1,14 @@
-"""``python -m fakecdn``: a fake Cloudflare API, and optionally an edge cache, until Ctrl-C.
+"""``python -m fakecdn``: a fake CDN API, and optionally an edge cache, until Ctrl-C.
 
 ::
 
     python -m fakecdn --port 8787 --origin http://127.0.0.1:8000 --public-host www.example.com
+    python -m fakecdn --api bunny --port 8787         # the fake bunny.net API instead
 
-The API is :class:`~django_cfpurge.testing.cloudflare_api.FakeCloudflare`; with
+The API is :class:`~django_cfpurge.testing.cloudflare_api.FakeCloudflare` (``--api
+bunny``: :class:`~django_cfpurge.testing.bunny_api.FakeBunny`, ``--api
+cloudflare_images``:
+:class:`~django_cfpurge.testing.cloudflare_images_api.FakeCloudflareImages`); with
 ``--origin``, an :class:`~fakecdn.edge.EdgeCache` in front of that origin evicts what it
 purges. ``GET /__fake__/`` shows the edge log page, ``GET /__fake__/edge`` the cache's
 entries. Read and steer it from another process with
@@ -24,12 +28,22 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from django_cfpurge.testing._base import FakeServer
+from django_cfpurge.testing.bunny_api import FakeBunny
 from django_cfpurge.testing.cloudflare_api import PLANS, FakeCloudflare, default_zones
+from django_cfpurge.testing.cloudflare_images_api import DELIVERY_HOST, FakeCloudflareImages
 
 from . import page
 from .edge import EdgeCache
 
 PROG = "python -m fakecdn"
+#: The APIs it fakes, by the name of their django-cfpurge backend.
+API_NAMES = {
+    "cloudflare": "Cloudflare",
+    "bunny": "bunny.net",
+    "cloudflare_images": "Cloudflare Images",
+}
+APIS = tuple(API_NAMES)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Options left out take their value from --config, else the defaults shown.",
     )
     add = parser.add_argument
+    add(
+        "--api",
+        choices=APIS,
+        default="cloudflare",
+        help="the API to fake: cloudflare (default), bunny or cloudflare_images",
+    )
     add("--host", default="127.0.0.1", help="127.0.0.1 (default), ::1 or localhost")
     add("--port", type=int, default=8787, help="API port; 0 picks a free one (default 8787)")
     add("--edge-port", type=int, default=None, help="edge cache port (needs --origin; 0: any)")
@@ -98,7 +118,41 @@ def fake_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def _write_ready_file(path: str, fake: FakeCloudflare, edge: EdgeCache | None) -> None:
+def build_fake(args: argparse.Namespace) -> FakeServer:
+    """The fake API ``--api`` names (not started). bunny.net and Cloudflare Images take
+    the fault options; the Cloudflare-only options are for ``--api cloudflare``."""
+    if args.api == "cloudflare":
+        return FakeCloudflare(**fake_options(args))
+    options: dict[str, Any] = {"host": args.host, "port": args.port}
+    for name in ("error_ratio", "drop_ratio", "latency", "seed", "speed"):
+        value = getattr(args, name)
+        if value is not None:
+            options[name] = value
+    if args.api == "bunny":
+        return FakeBunny(**options)
+    fake = FakeCloudflareImages(**options)
+    fake.add_control_route("GET", "/purges", lambda data: {"purges": image_purges(fake)})
+    return fake
+
+
+def image_purges(fake: FakeCloudflareImages) -> list[dict[str, Any]]:
+    """The changes of a fake Cloudflare Images that purged an image's cached copies
+    (deletes, access changes), shaped as purges for the edge log."""
+    return [
+        {
+            "id": change["id"],
+            "time": change["time"],
+            "zone": change["account"],
+            "kind": change["kind"],
+            "items": [f"https://{DELIVERY_HOST}/…/{change['image']}/"],
+            "evicted": change["evicted"],
+        }
+        for change in fake.changes()
+        if "evicted" in change
+    ]
+
+
+def _write_ready_file(path: str, fake: Any, edge: EdgeCache | None) -> None:
     ready = {
         "pid": os.getpid(),
         "host": fake.host,
@@ -115,6 +169,23 @@ def _write_ready_file(path: str, fake: FakeCloudflare, edge: EdgeCache | None) -
     os.replace(temporary, path)
 
 
+def start(args: argparse.Namespace) -> tuple[Any, EdgeCache | None]:
+    """Start the fake API (with its record page) and, with ``--origin``, the edge cache."""
+    fake = build_fake(args)
+    edge = None
+    if args.origin:
+        edge = EdgeCache(
+            args.origin, host=args.host, port=args.edge_port or 0, public_host=args.public_host
+        )
+    fake.start()
+    if edge is not None:
+        edge.start()
+        edge.attach(fake)
+    if hasattr(fake, "purges"):  # the page lists purges: Cloudflare Images has none
+        page.install(fake, edge.url if edge else None)
+    return fake, edge
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the fake (and the edge) until SIGINT or SIGTERM. Returns the exit status."""
     parser = build_parser()
@@ -126,19 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.edge_port is not None and not args.origin:
         parser.error("--edge-port needs --origin")
     try:
-        fake = FakeCloudflare(**fake_options(args))
-        edge = None
-        if args.origin:
-            edge = EdgeCache(
-                args.origin, host=args.host, port=args.edge_port or 0, public_host=args.public_host
-            )
-        fake.start()
-        if edge is not None:
-            edge.start()
-            edge.attach(fake)
+        fake, edge = start(args)
     except (OSError, ValueError, TypeError) as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
-    page.install(fake, edge.url if edge else None)
 
     stop = threading.Event()
 
@@ -148,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
-    line = f"Fake Cloudflare API at {fake.api_url} (control: {fake.control_url}/)"
+    line = f"Fake {API_NAMES[args.api]} API at {fake.api_url} (control: {fake.control_url}/)"
     if edge:
         line += f", edge cache at {edge.url} in front of {args.origin}"
     sys.stdout.write(line + "\n")

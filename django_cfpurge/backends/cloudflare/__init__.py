@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from django.utils.translation import gettext, gettext_lazy
 
 from ...conf import get_float, get_max_items, get_str
 from ...enums import Kind
-from ..base import Backend, CredentialField, RateBudget, RemoteZone
+from ..base import Backend, CredentialField, RateBudget, RemoteZone, Step
 from ..http import HttpClient
 from . import steps
 from .client import CloudflareClient
@@ -69,7 +69,11 @@ class CloudflareBackend(Backend):
         (AUTH_TOKEN, gettext_lazy("API token (recommended)")),
         (AUTH_GLOBAL_KEY, gettext_lazy("Account email + Global API Key (legacy)")),
     )
-    step_classes = (steps.VerifyCredentials, steps.ReadZone, steps.ProbePurge)
+    step_classes: ClassVar[tuple[type[Step], ...]] = (
+        steps.VerifyCredentials,
+        steps.ReadZone,
+        steps.ProbePurge,
+    )
     credential_fields = (
         CredentialField(
             "zone_id",

@@ -231,7 +231,9 @@ class CloudflareClient:
             json=json,
         )
         status = response.status_code
-        payload = _parse_json(response)
+        # Redacted as soon as parsed: a reply may echo a credential, and the parsed
+        # reply is a local variable of every frame an error is raised from.
+        payload = self.http.redactor.value(_parse_json(response))
         if payload is _NOT_JSON:
             # Raised here, not in an ``except`` block: the decoder's error keeps the
             # whole body (``.doc``), which may echo a credential, and would be chained.

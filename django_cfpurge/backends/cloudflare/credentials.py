@@ -25,6 +25,7 @@ from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from ...credentials import clean_email, clean_hex_id, clean_value, strip
 from ...exceptions import InvalidCredentials
+from ..http import SecretHeaders
 
 AuthKind = Literal["token", "global_key"]
 AUTH_TOKEN: AuthKind = "token"  # noqa: S105  (a choice value, not a secret)
@@ -173,11 +174,11 @@ class CloudflareCredentials:
         the Global API Key's credentials)."""
         return tuple(s for s in (self.api_token, self.api_key, self.email) if s)
 
-    def auth_headers(self) -> dict[str, str]:
-        """HTTP headers that authenticate a request. Never log them."""
+    def auth_headers(self) -> SecretHeaders:
+        """HTTP headers that authenticate a request (their ``repr`` hides the values)."""
         if self.api_token:
-            return {"Authorization": f"Bearer {self.api_token}"}
-        return {"X-Auth-Email": self.email, "X-Auth-Key": self.api_key}
+            return SecretHeaders({"Authorization": f"Bearer {self.api_token}"})
+        return SecretHeaders({"X-Auth-Email": self.email, "X-Auth-Key": self.api_key})
 
     def as_values(self) -> dict[str, str]:
         """The cleaned values, as a zone stores them."""

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop, ngettext
 
 from ... import api
+from ...backends import get_backend_class
 from ...crypto import encrypt
 from ...diagnostics import run_connection_test
 from ...drain import drain
@@ -65,6 +66,14 @@ def _drained(kind: str, n: int) -> str:
         # Translators: purges of everything; English keeps "everything" unchanged.
         return ngettext("%(count)d everything", "%(count)d everything", n) % values
     return f"{n} {kind}"
+
+
+def _backend_name(name: str) -> str:
+    """A backend's verbose name ("bunny.net"), or its name when it does not import."""
+    try:
+        return str(get_backend_class(name).verbose_name)
+    except CfPurgeConfigurationError:
+        return name
 
 
 class Command(BaseCommand):
@@ -207,7 +216,11 @@ class Command(BaseCommand):
             report = run_connection_test(zone)
             reports.append({"zone": zone.name, "ok": report.ok, "steps": report.as_dicts()})
             if not options.get("json"):
-                self.stdout.write(gettext("Zone %(zone)s:") % {"zone": zone.name})
+                self.stdout.write(
+                    # Translators: %(backend)s is the zone's CDN: Cloudflare, bunny.net...
+                    gettext("Zone %(zone)s (%(backend)s):")
+                    % {"zone": zone.name, "backend": _backend_name(zone.backend)}
+                )
                 for step in report.steps:
                     mark = {"ok": "OK  ", "warning": "WARN", "error": "FAIL", "skipped": "SKIP"}[
                         step.status
@@ -449,6 +462,7 @@ class Command(BaseCommand):
         return {
             "name": z.name,
             "backend": z.backend,
+            "backend_name": _backend_name(z.backend),
             "zone_id": z.zone_id,
             "enabled": z.enabled,
             "from_settings": z.from_settings,
@@ -469,14 +483,17 @@ class Command(BaseCommand):
         values = {**z, "tested": tested}
         if z["enabled"]:
             line = gettext(
-                # Translators: %(tested)s is e.g. "never tested" or "last test passed …".
-                "%(name)s (%(zone_id)s): %(tested)s; %(pending)d waiting, %(failed)d failed"
+                # Translators: %(tested)s is e.g. "never tested" or "last test passed …";
+                # %(backend_name)s the zone's CDN (Cloudflare, bunny.net...).
+                "%(name)s [%(backend_name)s] (%(zone_id)s): %(tested)s; %(pending)d waiting, "
+                "%(failed)d failed"
             )
         else:
             line = gettext(
-                # Translators: %(tested)s is e.g. "never tested" or "last test passed …".
-                "%(name)s (%(zone_id)s) [disabled]: %(tested)s; %(pending)d waiting, "
-                "%(failed)d failed"
+                # Translators: %(tested)s is e.g. "never tested" or "last test passed …";
+                # %(backend_name)s the zone's CDN (Cloudflare, bunny.net...).
+                "%(name)s [%(backend_name)s] (%(zone_id)s) [disabled]: %(tested)s; "
+                "%(pending)d waiting, %(failed)d failed"
             )
         return line % values
 
