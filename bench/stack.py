@@ -340,7 +340,9 @@ def main() -> None:
     # The free plan has the lowest URL limit (800 URLs/s): the one a few workers can fill.
     # Speed stays 1: the fake then enforces the same limit the package's limiter assumes.
     plan = "free"
-    fake = FakeCloudflare().start()
+    # Today's documented item limits (100 per call, 500 URLs on Enterprise); section h
+    # measures the fallback to 30.
+    fake = FakeCloudflare(plan_limits_mode="current").start()
     os.environ["CFPURGE_IT_API_URL"] = fake.api_url
     setup_django(zone_settings(MODELS=MODELS))
     limit = PURGE_RATE_LIMITS[plan].urls_per_second

@@ -288,6 +288,9 @@ class ZoneAdmin(
         )
         if credentials_changed:
             obj.credentials_changed_at = timezone.now()
+        if change and {"zone_id", "plan", "backend"} & set(form.changed_data):
+            # Another zone or plan may take larger calls: learn the size again.
+            obj.max_items = obj.max_items_learnt_at = None
         super().save_model(request, obj, form, change)
         if credentials_changed:
             # What waited for these credentials to be fixed goes out now.

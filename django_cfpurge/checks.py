@@ -21,7 +21,7 @@ cfpurge.W004     a zone's API token has expired, or expires within 14 days
 cfpurge.W005     ``CFPURGE["ENABLED"]`` is False: changes are recorded, not sent
 cfpurge.W007     ``CLAIM_LEASE_SECONDS`` is shorter than a drain pass may take
 cfpurge.W008     relative ``MEDIA_URL`` and no ``BASE_URLS`` (was E002)
-cfpurge.W010     ``API_URL`` would send credentials in clear text (was E004)
+cfpurge.W010     ``API_URL`` or ``BUNNY_API_URL`` would send credentials in clear text (was E004)
 cfpurge.W011     a model is registered in code and in ``MODELS``
 cfpurge.W012     a zone in settings is incomplete or malformed (was E005)
 cfpurge.W013     a zone names an unknown backend
@@ -49,11 +49,11 @@ from django.utils import timezone
 
 from .backends import get_backend_class
 from .backends.http import check_api_url
-from .conf import SETTING_NAME, get_setting, key, problems, unknown_keys
-from .drain import MAX_RATE_LIMIT_WAIT
+from .conf import DEFAULTS, SETTING_NAME, get_setting, key, problems, unknown_keys
 from .exceptions import BackendError, CfPurgeConfigurationError, InvalidCredentials
 from .models import Zone
 from .registry import registry
+from .sender import MAX_RATE_LIMIT_WAIT
 from .targets import bad_base_urls, base_urls
 from .zones import settings_values, settings_zones, zone_values
 
@@ -213,18 +213,23 @@ def check_urls(app_configs: Any = None, **kwargs: Any) -> list[Message]:
                 "cfpurge.W008",
             )
         )
-    try:
-        check_api_url(str(get_setting("API_URL")), setting=key("API_URL"))
-    except BackendError as err:
-        found.append(
-            _msg(
-                str(err),
-                "Use https://api.cloudflare.com/client/v4 (the default); until fixed, nothing "
-                "is sent and purges wait.",
-                "cfpurge.W010",
+    for name in API_URL_SETTINGS:
+        try:
+            check_api_url(str(get_setting(name)), setting=key(name))
+        except BackendError as err:
+            found.append(
+                _msg(
+                    str(err),
+                    f"Use {DEFAULTS[name]} (the default); until fixed, nothing is sent to "
+                    "this CDN and purges wait.",
+                    "cfpurge.W010",
+                )
             )
-        )
     return found
+
+
+#: Settings that name a CDN's API, where credentials are sent.
+API_URL_SETTINGS = ("API_URL", "BUNNY_API_URL")
 
 
 @checks.register()

@@ -1,62 +1,46 @@
 """One drain: claim due rows, resolve, route to zones, batch, rate-limit, send, record.
 
 The loop only; each step is someone else's job: :mod:`.outbox` claims and records,
-:mod:`.resolvers` turns changes into targets, :mod:`.zones` routes them and builds each
-zone's backend, :mod:`.batching` cuts them into calls, :mod:`.ratelimit` paces the
-calls, and the backend sends them. Every row claimed by a pass leaves it in a recorded
-state: done, failed (with a message a person can act on), skipped (no zone serves its
-hosts), or waiting again with its next attempt time and the reason.
+:mod:`.resolvers` turns changes into targets, :mod:`.routes` places them on zones,
+:mod:`.sender` sends each zone's share (:mod:`.batching` cuts the calls,
+:mod:`.ratelimit` paces them, the zone's backend makes them). Every row claimed by a
+pass leaves it in a recorded state: done, failed (with a message a person can act on),
+skipped (no zone serves its hosts), or waiting again with its next attempt time and the
+reason.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .backends.base import Backend
-from .batching import Batch, Call, item_key
 from .conf import get_bool, get_float, get_int
-from .enums import FILE_STATE_KINDS, ErrorKind, Kind, Source, Status
+from .enums import ErrorKind, Status
 from .exceptions import (
-    BackendError,
     CfPurgeConfigurationError,
     CfPurgeError,
-    InvalidCredentials,
     InvalidTarget,
-    RateLimited,
-    RequestRejected,
 )
 from .models import PurgeRequest, Zone
-from .outbox import calls as call_log
 from .outbox import claim as claims
 from .outbox import outcomes
-from .outbox.db import alias
 from .outbox.ingest import ingest
-from .ratelimit import RateLimiter, RateLimitWait
+from .ratelimit import RateLimiter
 from .resolvers import resolve_row
-from .signals import purge_failed, purge_succeeded
-from .targets import host_of, unpurgeable
-from .zones import ZoneRouter, active_zones, backend_class, backend_for, has_secret
+from .routes import Routes
+from .sender import UNCONFIGURED_DELAY, ZoneSender
+from .signals import purge_failed
+from .zones import ZoneRouter, active_zones, backend_for, has_secret
 
 logger = logging.getLogger(__name__)
-
-#: Seconds rows wait when purging is off or no zone is configured (a zone being added
-#: or fixed makes them due at once).
-UNCONFIGURED_DELAY = 3600.0
-#: Longest wait for the shared rate limiter inside one pass; beyond it the rows are put
-#: back (not counted as an attempt) so a worker is never parked for long.
-MAX_RATE_LIMIT_WAIT = 30.0
-#: Seconds rows wait when the rate limiter's cache cannot be reached (not an attempt).
-LIMITER_UNAVAILABLE_DELAY = 10.0
 
 DISABLED_MESSAGE = _("Purging is switched off (CFPURGE['ENABLED'] is False).")
 UNCONFIGURED_MESSAGE = _(
@@ -88,11 +72,6 @@ class DrainReport:
         data = {k: v for k, v in self.__dict__.items() if k != "items"}
         data["items"] = dict(self.items)
         return data
-
-
-def _zone_message(zone: Zone, err: Exception) -> str:
-    """The message recorded on a zone's rows: which zone, then what went wrong."""
-    return gettext("Zone “%(zone)s”: %(message)s") % {"zone": zone.name, "message": err}
 
 
 class Drainer:
@@ -360,377 +339,6 @@ class Drainer:
         for row in rows:
             logger.warning("django-cfpurge: purge request %s failed: %s", row.pk, error)
             purge_failed.send(sender=PurgeRequest, request=row, error=error, zone=zone)
-
-
-class Routes:
-    """Where one row's targets go: each to the zones that take it (by host; tags and
-    "everything" to every zone in scope), or to the skipped list with the reason.
-
-    An item whose zone's CDN cannot take its kind is skipped with the reason, unless the
-    zone gets what it needs in another form (:func:`covered`): then it is left out
-    quietly, and the zone is said to *cover* it.
-    """
-
-    def __init__(self, row: PurgeRequest, router: ZoneRouter) -> None:
-        self.row = row
-        self.router = router
-        self.scope = [row.zone] if row.zone is not None else router.zones
-        self.per_zone: dict[int, dict[str, list[Any]]] = {}
-        self.zones: dict[int, Zone] = {}
-        self.skipped: list[dict[str, str]] = []
-        self.covering: dict[int, Zone] = {}
-
-    def place(self, kind: str, item: Any) -> None:
-        """Route one item."""
-        state = kind in FILE_STATE_KINDS
-        reason = unpurgeable(kind, item)
-        destinations = [] if reason else self.destinations(kind, item)
-        if not reason and not destinations and not state:
-            reason = gettext("No configured zone serves the host “%(host)s”.") % {
-                "host": host_of(kind, item)
-            }
-        if reason:
-            self.skipped.append({"target": item_key(item), "reason": reason})
-        for zone in destinations:
-            kinds = zone_kinds(zone)
-            if kind in kinds:
-                self.zones[zone.pk] = zone
-                self.per_zone.setdefault(zone.pk, {}).setdefault(kind, []).append(item)
-            elif covered(kind, kinds, model_change=self.row.source == Source.MODEL):
-                self.covering[zone.pk] = zone
-            else:
-                self.skipped.append({"target": item_key(item), "reason": _unsupported(zone, kind)})
-
-    def destinations(self, kind: str, item: Any) -> list[Zone]:
-        """The zones an item goes to."""
-        host = host_of(kind, item)
-        if host is None:  # tags, everything: every zone in scope
-            return self.scope
-        row, router = self.row, self.router
-        zone = router.route(host)
-        if row.zone is not None and zone != row.zone:
-            # An explicit zone takes hosts no zone claims, never another zone's.
-            unclaimed = zone is None and not router.claims(row.zone)
-            zone = row.zone if unclaimed else None
-        return [zone] if zone else []
-
-
-def covered(kind: str, kinds: tuple[str, ...], *, model_change: bool) -> bool:
-    """Whether a CDN taking ``kinds`` needs nothing more for an item of ``kind`` it
-    cannot take, because the item reaches it in another form:
-
-    * a file state (``gone``, ``hide``, ``show``): a model change lists the same URL under
-      ``files``, which a CDN that purges URLs takes (and which is skipped with the reason
-      on one that does not);
-    * a model change's ``files`` on a CDN that takes file states (Cloudflare Images): the
-      states say all it must do; a file still used, whose state did not change, needs
-      nothing there.
-    """
-    if kind in FILE_STATE_KINDS:
-        return True
-    return kind == Kind.FILES and model_change and any(k in FILE_STATE_KINDS for k in kinds)
-
-
-def latest_visibility(rows: list[PurgeRequest], newer: Sequence[PurgeRequest] = ()) -> None:
-    """Make ``hide`` and ``show`` of each URL in ``rows`` agree with its newest row.
-
-    A file hidden, then shown again, while its purges waited (an outage, a rate limit, a
-    retry's backoff) has both in one batch, or the newer one sent already: only the
-    newest state counts, and an older row's other state is left out of its targets in
-    memory (the purge log keeps what each row asked for). ``newer`` are rows of the same
-    objects outside the batch (:func:`newer_rows`): they are not changed, but their
-    states count. Neither is sent for a URL reported ``gone``.
-    """
-    latest: dict[str, str] = {}
-    gone: set[str] = set()
-    for row in sorted([*rows, *newer], key=lambda r: (r.created_at, r.pk)):
-        targets = row.targets or {}
-        gone.update(item_key(item) for item in targets.get(Kind.GONE, ()))
-        for kind in (Kind.HIDE, Kind.SHOW):
-            latest.update((item_key(item), kind) for item in targets.get(kind, ()))
-    for row in rows:
-        targets = dict(row.targets or {})
-        for kind in (Kind.HIDE, Kind.SHOW):
-            if kind not in targets:
-                continue
-            kept = [
-                item
-                for item in targets[kind]
-                if latest.get(item_key(item)) == kind and item_key(item) not in gone
-            ]
-            if kept:
-                targets[kind] = kept
-            else:
-                del targets[kind]
-        row.targets = targets
-
-
-def newer_rows(zone: Zone, rows: list[PurgeRequest]) -> list[PurgeRequest]:
-    """Resolved rows of ``zone`` for the objects of ``rows`` whose ``hide`` or ``show``
-    they carry, newer than the oldest of them and not among them: a state one of them
-    sent already (or will send) wins over an older row retried after it."""
-    objects = {
-        (row.model_label, row.object_pk)
-        for row in rows
-        if row.object_pk and (Kind.HIDE in (row.targets or {}) or Kind.SHOW in (row.targets or {}))
-    }
-    if not objects:
-        return []
-    match = Q()
-    for label, pk in objects:
-        match |= Q(model_label=label, object_pk=pk)
-    oldest = min(row.created_at for row in rows)
-    return list(
-        PurgeRequest.objects.using(alias())
-        .filter(match, zone=zone, resolved=True, created_at__gt=oldest)
-        .exclude(pk__in=[row.pk for row in rows])
-        .only("pk", "created_at", "targets")
-    )
-
-
-def zone_kinds(zone: Zone) -> tuple[str, ...]:
-    """The purge kinds ``zone``'s backend supports (none for an unknown backend)."""
-    try:
-        return tuple(str(k) for k in backend_class(zone).kinds)
-    except CfPurgeConfigurationError:
-        return ()
-
-
-def _unsupported(zone: Zone, kind: str) -> str:
-    try:
-        name = str(backend_class(zone).verbose_name)
-    except CfPurgeConfigurationError:
-        name = zone.backend
-    return gettext("%(backend)s cannot purge %(kind)s (zone “%(zone)s”).") % {
-        "backend": name,
-        # Translators: the kind's name: URLs, prefixes, hostnames, cache tags...
-        "kind": Kind(kind).label if kind in Kind.values else kind,
-        "zone": zone.name,
-    }
-
-
-class ZoneSender:
-    """Sends one zone's rows of one pass: build the backend, batch, pace, call, record."""
-
-    def __init__(self, drainer: Drainer, zone: Zone, rows: list[PurgeRequest], token: str) -> None:
-        self.drainer = drainer
-        self.report = drainer.report
-        self.limiter = drainer.limiter
-        self.zone = zone
-        self.rows = rows
-        self.token = token
-        self.done: list[PurgeRequest] = []
-        self.sent: dict[str, list[Any]] = defaultdict(list)
-        self.receipts: list[str] = []
-        self.log = call_log.CallLog(zone)
-        self.batch: Batch | None = None
-
-    def send(self, hold_partial: bool) -> list[PurgeRequest]:
-        """Send; returns the rows kept back for the next pass."""
-        try:
-            backend = backend_for(self.zone)
-        except InvalidCredentials as err:
-            self._credentials_problem(err)
-            return []
-        except (CfPurgeConfigurationError, BackendError) as err:
-            kind = getattr(err, "error_kind", ErrorKind.SETTINGS)
-            self.drainer._fail(
-                self.rows, self.token, kind, _zone_message(self.zone, err), zone=self.zone
-            )
-            return []
-        if Kind.HIDE in backend.kinds or Kind.SHOW in backend.kinds:
-            latest_visibility(self.rows, newer_rows(self.zone, self.rows))
-        with backend:
-            batch = Batch(
-                self.rows,
-                kinds=backend.kinds,
-                limit=backend.max_items,
-                purged_before=outcomes.purged_before,
-            )
-            self.batch = batch
-            self.done += batch.empty()
-            stopped = self._send_calls(
-                backend, batch, deque(batch.calls(hold_partial=hold_partial))
-            )
-        self._finish()
-        self.log.save()
-        if stopped:
-            return []
-        if self.receipts:
-            self._requeue_recovered()
-        if batch.held:
-            kept = batch.unfinished()
-            self._save_progress(batch, kept)
-            return kept
-        return []
-
-    def _credentials_problem(self, err: InvalidCredentials) -> None:
-        message = _zone_message(self.zone, err)
-        if err.error_kind == ErrorKind.CREDENTIALS and not has_secret(self.zone):
-            self.drainer._wait(
-                self.rows, self.token, ErrorKind.UNCONFIGURED, message, UNCONFIGURED_DELAY
-            )
-        else:
-            self.drainer._fail(self.rows, self.token, err.error_kind, message, zone=self.zone)
-
-    def _send_calls(self, backend: Backend, batch: Batch, calls: deque[Call]) -> bool:
-        """Send the calls; True when an error stopped them (the rows are recorded)."""
-        key = backend.rate_limit_key()
-        while calls:
-            call = calls.popleft()
-            budget = backend.budget(call.kind)
-            cost = backend.cost(call.kind, call.size)
-            if not self._pace(batch, key, budget, cost):
-                return True
-            started = timezone.now()
-            try:
-                receipt = backend.purge(call.kind, list(call.items))
-            except RequestRejected as err:
-                safe = backend.safe_max_items(call.kind)
-                if call.size > safe:
-                    # Refused as too large, probably: split this call and the ones queued
-                    # after it to the size every plan takes, and send again at once; the
-                    # zone remembers the size that works.
-                    self.log.add(call, batch.wanting(call), started, err, outcome="split")
-                    resized = [call, *calls]
-                    calls.clear()
-                    calls.extend(_resize(resized, call.kind, safe))
-                    self._learn_max_items(safe)
-                    continue
-                self.log.add(call, batch.wanting(call), started, err)
-                self._stop(batch, err)
-                return True
-            except RateLimited as err:
-                self.log.add(call, batch.wanting(call), started, err)
-                pause = self.limiter.throttled(key, budget, err.retry_after)
-                self._put_back(batch, ErrorKind.RATE_LIMITED, _zone_message(self.zone, err), pause)
-                return True
-            except BackendError as err:
-                self.log.add(call, batch.wanting(call), started, err)
-                self._stop(batch, err)
-                return True
-            self.limiter.succeeded(key, budget, cost)
-            self.log.add(call, batch.wanting(call), started, None, receipt=receipt)
-            self._sent(batch, call, receipt)
-        return False
-
-    def _pace(self, batch: Batch, key: str, budget: Any, cost: int) -> bool:
-        """Wait for the shared limiter; False when the rows were put back instead."""
-        try:
-            self.limiter.acquire(key, budget, cost, max_wait=MAX_RATE_LIMIT_WAIT)
-        except RateLimitWait as wait:
-            self._put_back(
-                batch,
-                ErrorKind.RATE_LIMITED,
-                gettext("Waiting for the shared rate limit."),
-                wait.seconds,
-            )
-            return False
-        except Exception as err:  # noqa: BLE001  (the cache is down: wait for it)
-            if not self.drainer._halted:
-                logger.warning(
-                    "django-cfpurge: the rate limiter's cache is unavailable (%s); purges wait "
-                    "%.0f s for it.",
-                    type(err).__name__,
-                    LIMITER_UNAVAILABLE_DELAY,
-                )
-            self.drainer._halted = True
-            self._put_back(
-                batch,
-                ErrorKind.RATE_LIMITED,
-                gettext(
-                    "Waiting for the shared rate limiter: its cache is unavailable (%(error)s)."
-                )
-                % {"error": type(err).__name__},
-                LIMITER_UNAVAILABLE_DELAY,
-            )
-            return False
-        return True
-
-    def _sent(self, batch: Batch, call: Call, receipt: str) -> None:
-        self.report.api_calls += 1
-        self.report.items[call.kind] += call.size
-        self.receipts.append(receipt)
-        self.sent[call.kind].extend(call.items)
-        self.done += batch.record(call)
-
-    def _put_back(self, batch: Batch, kind: str, message: str, delay: float) -> None:
-        """Rows not finished wait ``delay`` without counting an attempt, keeping what was
-        purged for them already."""
-        remaining = batch.unfinished()
-        self._save_progress(batch, remaining)
-        self.drainer._wait(remaining, self.token, kind, message, delay)
-
-    def _stop(self, batch: Batch, err: BackendError) -> None:
-        remaining = batch.unfinished()
-        self._save_progress(batch, remaining)
-        message = _zone_message(self.zone, err)
-        if err.transient:
-            self.drainer._retry(remaining, self.token, err.error_kind, message, err.retry_after)
-        else:
-            self.drainer._fail(
-                remaining, self.token, err.error_kind, message, zone=self.zone, error=err
-            )
-
-    def _save_progress(self, batch: Batch, rows: list[PurgeRequest]) -> None:
-        for row in rows:
-            if batch.made_progress(row):
-                outcomes.save_progress(row, self.token, batch.progress(row))
-
-    def _finish(self) -> None:
-        """Record the rows every item of which was purged."""
-        done = [r for r in self.done if r.status != Status.DONE]
-        if not done:
-            return
-        result = {"zone": self.zone.name, "ids": sorted({r for r in self.receipts if r})}
-        groups: dict[int, list[PurgeRequest]] = defaultdict(list)
-        for row in done:
-            groups[self.batch.calls_for(row) if self.batch else 0].append(row)
-        for n_calls, group in groups.items():
-            outcomes.mark_done(group, self.token, api_calls=n_calls, result=result)
-        for row in done:
-            row.status = Status.DONE
-        self.report.done += len(done)
-        purge_succeeded.send(
-            sender=Zone,
-            zone=self.zone,
-            requests=done,
-            targets={k: list(v) for k, v in self.sent.items()},
-            api_calls=len(self.receipts),
-        )
-
-    def _requeue_recovered(self) -> None:
-        # The CDN answers again: rows that ran out of attempts in an outage get another go.
-        recovered = outcomes.requeue_recovered(self.zone)
-        if recovered:
-            self.report.requeued += recovered
-            logger.info(
-                "django-cfpurge: zone %s purges again; retrying %d request(s) that failed "
-                "while it did not",
-                self.zone.name,
-                recovered,
-            )
-
-    def _learn_max_items(self, size: int) -> None:
-        self.zone.max_items = size
-        Zone.objects.filter(pk=self.zone.pk).update(
-            max_items=size, max_items_learnt_at=timezone.now()
-        )
-        logger.info(
-            "django-cfpurge: zone %s refused a large purge call; sending %d items per call",
-            self.zone.name,
-            size,
-        )
-
-
-def _resize(calls: list[Call], kind: str, size: int) -> list[Call]:
-    """``calls`` with the items of ``kind`` cut again into calls of at most ``size`` (the
-    other kinds' calls kept, in order)."""
-    items = [item for call in calls if call.kind == kind for item in call.items]
-    resized = Batch.split(Call(kind, tuple(items), frozenset()), size) if items else []
-    others = [call for call in calls if call.kind != kind]
-    # Kinds are sent in order and ``kind`` was the one being sent: its calls go first.
-    return [*resized, *others]
 
 
 def drain(

@@ -232,6 +232,9 @@ def _mirror(name: str, entry: dict[str, Any]) -> None:
     changed = existing is not None and existing.settings_fingerprint != zone_fingerprint
     if changed:
         defaults["credentials_changed_at"] = timezone.now()
+        # Another zone id or plan may take larger calls: learn the size again.
+        defaults["max_items"] = None
+        defaults["max_items_learnt_at"] = None
     zone, created = Zone.objects.update_or_create(name=name, defaults=defaults)
     if changed or created:
         requeued = requeue_for_fix(zone)

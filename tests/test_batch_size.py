@@ -95,3 +95,40 @@ def test_a_call_refused_as_too_large_is_split_and_sent_again_at_once(fake_zone):
     drain()
     assert [r["status"] for r in fake_zone.requests(route="purge")] == [400, 200, 200]
     assert Zone.objects.get().max_items_learnt_at > timezone.now() - timedelta(minutes=1)
+
+
+@pytest.mark.cf_max_items(500)
+@pytest.mark.parametrize("fake_zone", ["legacy"], indirect=True)
+def test_the_learnt_size_is_forgotten_when_the_zone_moves_to_another_plan(fake_zone, settings):
+    purge_urls(urls(40))
+    drain()
+    assert Zone.objects.get().max_items == 30
+    # The zone moves to Enterprise (500 URLs per call): a deploy changes PLAN.
+    fake_zone.reset()
+    fake_zone.configure(plan_limits_mode="current")
+    fake_zone.add_zone("example.com", id=DEFAULT_ZONE_ID, plan="enterprise")
+    settings.CFPURGE = {**settings.CFPURGE, "PLAN": "enterprise"}
+    purge_urls(urls(120, "e"))
+    drain()
+    assert [len(p["items"]) for p in fake_zone.purges()] == [120]
+    assert Zone.objects.get().max_items is None
+
+
+@pytest.mark.parametrize("fake_zone", ["legacy"], indirect=True)
+def test_the_learnt_size_is_forgotten_when_the_admin_changes_the_plan(fake_zone, admin_client):
+    from django.urls import reverse
+
+    purge_urls(urls(40))
+    drain()
+    zone = Zone.objects.get()
+    assert zone.max_items == 30
+    # The same zone, kept in the admin instead of settings.
+    Zone.objects.update(from_settings=False, settings_fingerprint="", api_token=DEFAULT_TOKEN)
+    url = reverse("admin:django_cfpurge_zone_change", args=[zone.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data["plan"] = "enterprise"
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    zone.refresh_from_db()
+    assert (zone.plan, zone.max_items, zone.max_items_learnt_at) == ("enterprise", None, None)

@@ -255,3 +255,11 @@ def test_two_zones_on_one_zone_id_or_hostname_warn():
     found = [m for m in cf_checks.check_zones() if m.id == "cfpurge.W016"]
     assert len(found) == 2
     assert "same zone id" in found[0].msg and "img.example.com" in found[1].msg
+
+
+@override_settings(CFPURGE={"BUNNY_API_URL": "http://api.bunny.example"})
+def test_a_clear_text_bunny_api_url_is_a_warning_too():
+    (warning,) = [m for m in cf_checks.check_urls() if m.id == "cfpurge.W010"]
+    assert warning.level == checks.WARNING
+    assert "BUNNY_API_URL" in warning.msg
+    assert "https://api.bunny.net" in warning.hint

@@ -22,15 +22,14 @@ import requests
 from django_cfpurge._version import __version__
 from django_cfpurge.backends.base import RemoteZone
 from django_cfpurge.backends.cloudflare.client import (
-    MAX_ERROR_ENTRIES,
     CloudflareClient,
     TokenInfo,
     ZoneInfo,
-    _parse_datetime,
     purge_body,
 )
 from django_cfpurge.backends.cloudflare.credentials import CloudflareCredentials
-from django_cfpurge.backends.http import SNIPPET_CHARS, HttpClient
+from django_cfpurge.backends.cloudflare.envelope import MAX_ERROR_ENTRIES
+from django_cfpurge.backends.http import SNIPPET_CHARS, HttpClient, parse_api_datetime
 from django_cfpurge.enums import ErrorKind
 from django_cfpurge.exceptions import (
     ApiMessage,
@@ -730,7 +729,7 @@ def test_verify_reports_an_inactive_token(cf_api: CloudflareAPIMock, client, sta
     ],
 )
 def test_datetimes_are_parsed_aware(raw: Any, expected: datetime | None) -> None:
-    parsed = _parse_datetime(raw)
+    parsed = parse_api_datetime(raw)
     assert parsed == expected
     if parsed is not None:
         assert parsed.tzinfo is not None

@@ -13,11 +13,12 @@ from django.utils import timezone
 
 from django_cfpurge import api
 from django_cfpurge.changes import Change, payload
-from django_cfpurge.drain import covered, latest_visibility
 from django_cfpurge.enums import EXPLICIT_KINDS, FILE_STATE_KINDS, HOST_KINDS, Kind
 from django_cfpurge.exceptions import CfPurgeConfigurationError, InvalidTarget
+from django_cfpurge.file_states import latest_visibility
 from django_cfpurge.registry import FieldFlag, registry
 from django_cfpurge.resolvers import resolve_change
+from django_cfpurge.routes import covered
 from django_cfpurge.targets import host_of
 from tests.testapp.models import Photo, Poster
 

@@ -441,7 +441,7 @@ def test_a_retry_sends_only_what_an_interrupted_attempt_did_not(cf, settings):
 def test_rate_limiter_cache_outage_keeps_what_was_sent_and_waits_for_the_rest(
     cf, monkeypatch, settings
 ):
-    from django_cfpurge import drain as drain_module
+    from django_cfpurge import sender as sender_module
 
     settings.CFPURGE = {"BASE_URLS": [BASE], "MAX_ITEMS_PER_REQUEST": 30}
     from django_cfpurge.ratelimit import RateLimiter
@@ -465,7 +465,7 @@ def test_rate_limiter_cache_outage_keeps_what_was_sent_and_waits_for_the_rest(
     assert second.status == "pending" and second.attempts == 0
     assert "cache is unavailable" in second.last_error
     wait = (second.next_attempt_at - timezone.now()).total_seconds()
-    assert 0 < wait <= drain_module.LIMITER_UNAVAILABLE_DELAY
+    assert 0 < wait <= sender_module.LIMITER_UNAVAILABLE_DELAY
     assert report.api_calls == 1 and len(cf.urls) == 30
 
 

@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -565,3 +566,60 @@ def socket_cause(err: BaseException) -> str:
         stack.extend(current.args)
         stack.extend((getattr(current, "reason", None), current.__cause__, current.__context__))
     return ""
+
+
+# -- reading answers ---------------------------------------------------------------
+
+#: What :func:`parse_json` gives for a body that is not JSON.
+NOT_JSON: Any = object()
+
+
+def parse_json(response: requests.Response) -> Any:
+    """The answer's JSON, or :data:`NOT_JSON` (not JSON, or nested too deep to read).
+
+    Never raises: the decoder's error keeps the whole body (which may echo a
+    credential) and would be chained to whatever the caller raises next.
+    """
+    try:
+        return response.json()
+    except (ValueError, RecursionError):
+        return NOT_JSON
+
+
+def what_came(response: requests.Response) -> str:
+    """What came back instead of the API's JSON, for a message ("an HTML page")."""
+    content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+    if not response.content.strip():
+        # Translators: what came back instead of the API's JSON reply; it follows
+        # "HTTP 502 with" inside a longer sentence.
+        return gettext("an empty body")
+    if "html" in content_type or response.content.lstrip()[:1] == b"<":
+        # Translators: follows "HTTP 502 with" inside a longer sentence.
+        return gettext("an HTML page")
+    # Translators: follows "HTTP 502 with" inside a longer sentence.
+    return gettext("a body that is not JSON (%(content_type)s)") % {
+        "content_type": content_type or gettext("no content type")
+    }
+
+
+def url_without_query(url: str) -> str:
+    """``url`` without its query and fragment (a redirect's ``Location`` may carry a
+    signed query)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else parts.path
+
+
+def parse_api_datetime(value: Any) -> datetime | None:
+    """An ISO 8601 date of an API answer, timezone-aware (UTC when it names none), or
+    None when missing or malformed."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed

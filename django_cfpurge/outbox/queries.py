@@ -92,3 +92,15 @@ class PurgeRequestQuerySet(models.QuerySet[Any]):
     def recent(self, hours: int = 24) -> PurgeRequestQuerySet:
         """Rows created in the last ``hours``."""
         return self.filter(created_at__gte=timezone.now() - timedelta(hours=hours))
+
+    def resolved_for_objects(
+        self, zone: Any, objects: Iterable[tuple[str, str]], *, after: datetime
+    ) -> PurgeRequestQuerySet:
+        """Rows of ``zone`` already resolved, for any of ``objects`` (``(model label,
+        pk)`` pairs), recorded after ``after``: the newer file states of those objects."""
+        match = Q()
+        for label, pk in objects:
+            match |= Q(model_label=label, object_pk=pk)
+        if not match:
+            return self.none()
+        return self.filter(match, zone=zone, resolved=True, created_at__gt=after)

@@ -7,9 +7,11 @@
   sending it;
 * :class:`PurgeRecorder` — what was purged; it can be told to fail the next calls;
 * :func:`make_zone` — a zone for tests;
-* fake CDN HTTP APIs for integration tests with real processes: see
-  :mod:`django_cfpurge.testing.fake_cloudflare`;
-* pytest fixtures ``cfpurge_capture`` and ``fake_cloudflare_server``: add
+* fake CDN HTTP APIs for integration tests with real processes:
+  :mod:`~django_cfpurge.testing.cloudflare_api`, :mod:`~django_cfpurge.testing.bunny_api`
+  and :mod:`~django_cfpurge.testing.cloudflare_images_api`;
+* pytest fixtures ``cfpurge_capture``, ``fake_cloudflare_server``, ``fake_bunny_server``
+  and ``fake_cloudflare_images_server``: add
   ``pytest_plugins = ["django_cfpurge.testing"]`` to your ``conftest.py``.
 
 Importing this module needs no network and no Celery worker.
@@ -25,15 +27,27 @@ from django.test import override_settings
 
 from ..backends import TEST_SETTING
 from . import recording
-from .recording import PurgeCall, PurgeRecorder, RecordingCloudflare, recorder
+from .recording import (
+    PurgeCall,
+    PurgeRecorder,
+    RecordingBunny,
+    RecordingCloudflare,
+    RecordingCloudflareImages,
+    recorder,
+)
 
 __all__ = [
     "TEST_ACCOUNT_ID",
+    "TEST_BUNNY_API_KEY",
+    "TEST_PULL_ZONE_ID",
     "TEST_TOKEN",
     "TEST_ZONE_ID",
+    "ZONE_DEFAULTS",
     "PurgeCall",
     "PurgeRecorder",
+    "RecordingBunny",
     "RecordingCloudflare",
+    "RecordingCloudflareImages",
     "capture_purges",
     "make_zone",
     "recorder",
@@ -81,15 +95,30 @@ def recording_into(target: PurgeRecorder) -> Iterator[None]:
 TEST_ZONE_ID = "023e105f4ecef8ad9ca31a8372d0c353"
 TEST_ACCOUNT_ID = "eb78d65290b24279ba6f44721b3ea3c4"
 TEST_TOKEN = "8M7wS6hCpXVc-DoRnPPY_UCWPgy8aea4Wy6kCe5T"  # noqa: S105  (a documented example)
+#: A bunny.net pull zone id and API key for tests (made up).
+TEST_PULL_ZONE_ID = "1234567"
+TEST_BUNNY_API_KEY = "00000000-0000-4000-8000-000000000000-test"
+
+#: :func:`make_zone`'s values by backend, unless given.
+ZONE_DEFAULTS: dict[str, dict[str, str]] = {
+    "cloudflare": {"zone_id": TEST_ZONE_ID, "api_token": TEST_TOKEN, "plan": "enterprise"},
+    "bunny": {"zone_id": TEST_PULL_ZONE_ID, "api_key": TEST_BUNNY_API_KEY},
+    "cloudflare_images": {"zone_id": TEST_ACCOUNT_ID, "api_token": TEST_TOKEN},
+}
 
 
-def make_zone(name: str = "example.com", **fields: Any) -> Any:
-    """Create (or update) a :class:`~django_cfpurge.models.Zone` for tests (Cloudflare,
-    enterprise plan, the documentation's example ids and token, unless given)."""
+def make_zone(name: str = "example.com", *, backend: str = "cloudflare", **fields: Any) -> Any:
+    """Create (or update) a :class:`~django_cfpurge.models.Zone` named ``name`` for tests.
+
+    Unless given, its values are valid test values for ``backend`` (see
+    :data:`ZONE_DEFAULTS`): for Cloudflare, the enterprise plan and the documentation's
+    example ids and token. ``fields`` are any other fields of the model
+    (``hostnames="img.example.com"``…).
+    """
     # Imported here: this module is a pytest plugin, loaded before Django's apps are.
     from ..models import Zone
 
-    defaults = {"zone_id": TEST_ZONE_ID, "api_token": TEST_TOKEN, "plan": "enterprise", **fields}
+    defaults = {"backend": backend, **ZONE_DEFAULTS.get(backend, {}), **fields}
     zone, _ = Zone.objects.update_or_create(name=name, defaults=defaults)
     return zone
 
@@ -110,24 +139,14 @@ else:
 
     @pytest.fixture
     def fake_cloudflare_server() -> Iterator[Any]:
-        """A running :class:`~django_cfpurge.testing.fake_cloudflare.FakeCloudflare`
-        server; ``CFPURGE["API_URL"]`` should point at its ``api_url``."""
-        from .fake_cloudflare import FakeCloudflare
+        """A running :class:`~django_cfpurge.testing.cloudflare_api.FakeCloudflare`;
+        ``CFPURGE["API_URL"]`` should point at its ``api_url``."""
+        from .cloudflare_api import FakeCloudflare
 
         with FakeCloudflare() as server:
             yield server
 
-
-# -- fake bunny.net and Cloudflare Images APIs ---------------------------------------------
-# Fixtures beside ``fake_cloudflare_server``: running fakes, stopped at the end of the test.
-
-try:  # pytest fixtures, when pytest is installed
-    import pytest as _pytest
-except ImportError:  # pragma: no cover
-    pass
-else:
-
-    @_pytest.fixture
+    @pytest.fixture
     def fake_bunny_server() -> Iterator[Any]:
         """A running :class:`~django_cfpurge.testing.bunny_api.FakeBunny`; its ``api_url``
         stands for ``https://api.bunny.net``."""
@@ -136,7 +155,7 @@ else:
         with FakeBunny() as server:
             yield server
 
-    @_pytest.fixture
+    @pytest.fixture
     def fake_cloudflare_images_server() -> Iterator[Any]:
         """A running
         :class:`~django_cfpurge.testing.cloudflare_images_api.FakeCloudflareImages`; its

@@ -36,8 +36,14 @@ from ...exceptions import (
     ZoneNotFound,
 )
 from ..base import RemoteZone
-from ..cloudflare.client import _parse_json, _strip_query, _what_came
-from ..http import HttpClient, retry_after, seconds_text
+from ..http import (
+    HttpClient,
+    parse_json,
+    retry_after,
+    seconds_text,
+    url_without_query,
+    what_came,
+)
 from . import messages
 from .credentials import BunnyCredentials
 
@@ -127,7 +133,7 @@ class BunnyClient:
             failed.
         """
         response = self._call("GET", f"/pullzone/{self.credentials.zone_id}", "pull_zone")
-        payload = _parse_json(response)
+        payload = parse_json(response)
         if not isinstance(payload, dict) or not isinstance(payload.get("Name"), str):
             # Not kept in the error: a pull zone's body holds its secrets.
             raise InvalidResponse(
@@ -180,7 +186,7 @@ class BunnyClient:
         status = response.status_code
         # Redacted as soon as parsed: a reply may echo the key, and the parsed reply is a
         # local variable of every frame an error is raised from.
-        payload = self.http.redactor.value(_parse_json(response))
+        payload = self.http.redactor.value(parse_json(response))
         errors = _errors(payload, self.http.redactor.text)
         said = _said(status, errors)
         wait = retry_after(response.headers, status)
@@ -204,7 +210,7 @@ class BunnyClient:
         if status >= 500:
             return make(ServerError, messages.server_error(said))
         if 300 <= status < 400:
-            location = _strip_query(response.headers.get("Location", ""))
+            location = url_without_query(response.headers.get("Location", ""))
             return make(InvalidResponse, messages.redirect(status, location, self.http.api_url))
         if status == 401:
             zone_id = self.credentials.zone_id
@@ -228,7 +234,7 @@ class BunnyClient:
     ) -> BackendError:
         if response.content.strip() and not isinstance(payload, dict):
             # An HTML page or another server's answer: not bunny.net's "not found".
-            what = self.http.redactor.text(_what_came(response))
+            what = self.http.redactor.text(what_came(response))
             return make(
                 InvalidResponse,
                 messages.not_bunny(response.status_code, what, operation, self.http.api_url),

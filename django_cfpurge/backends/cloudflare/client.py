@@ -15,14 +15,12 @@ contains a credential or a request header.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 
 from ...enums import Kind
@@ -37,16 +35,21 @@ from ...exceptions import (
     ZoneNotFound,
 )
 from ..base import RemoteZone
-from ..http import HttpClient, retry_after, seconds_text
+from ..http import (
+    NOT_JSON,
+    HttpClient,
+    parse_api_datetime,
+    parse_json,
+    retry_after,
+    seconds_text,
+    url_without_query,
+    what_came,
+)
 from . import codes, messages
 from .credentials import AUTH_TOKEN, CloudflareCredentials
+from .envelope import error_messages, is_envelope, status_and_errors
 
 logger = logging.getLogger(__name__)
-
-#: Error entries kept from one answer (``error_chain`` included).
-MAX_ERROR_ENTRIES = 50
-_NOT_JSON = object()
-_END = object()
 
 
 @dataclass(frozen=True)
@@ -170,8 +173,8 @@ class CloudflareClient:
         return TokenInfo(
             id=str(result.get("id") or ""),
             status=result["status"],
-            not_before=_parse_datetime(result.get("not_before")),
-            expires_on=_parse_datetime(result.get("expires_on")),
+            not_before=parse_api_datetime(result.get("not_before")),
+            expires_on=parse_api_datetime(result.get("expires_on")),
             endpoint=endpoint,
             account_id=account_id,
         )
@@ -233,12 +236,12 @@ class CloudflareClient:
         status = response.status_code
         # Redacted as soon as parsed: a reply may echo a credential, and the parsed
         # reply is a local variable of every frame an error is raised from.
-        payload = self.http.redactor.value(_parse_json(response))
-        if payload is _NOT_JSON:
+        payload = self.http.redactor.value(parse_json(response))
+        if payload is NOT_JSON:
             # Raised here, not in an ``except`` block: the decoder's error keeps the
             # whole body (``.doc``), which may echo a credential, and would be chained.
-            raise self._not_envelope(response, operation, _what_came(response))
-        if not _is_envelope(payload):
+            raise self._not_envelope(response, operation, what_came(response))
+        if not is_envelope(payload):
             raise self._not_envelope(
                 response, operation, gettext("JSON that is not Cloudflare's API reply")
             )
@@ -246,7 +249,7 @@ class CloudflareClient:
             return payload
         errors = [
             ApiMessage(m.code, self.http.redactor.text(m.message))
-            for m in _messages(payload.get("errors"))
+            for m in error_messages(payload.get("errors"))
         ]
         raise self._api_error(response, payload, errors, operation, endpoint, account_id, items)
 
@@ -262,7 +265,7 @@ class CloudflareClient:
     ) -> BackendError:
         status = response.status_code
         found = frozenset(e.code for e in errors)
-        said = _said(status, errors)
+        said = status_and_errors(status, errors)
         wait = retry_after(response.headers, status)
 
         def make(cls: type[BackendError], message: str) -> BackendError:
@@ -305,7 +308,9 @@ class CloudflareClient:
             return make(
                 InvalidResponse,
                 messages.redirect(
-                    status, _strip_query(response.headers.get("Location", "")), self.http.api_url
+                    status,
+                    url_without_query(response.headers.get("Location", "")),
+                    self.http.api_url,
                 ),
             )
         return make(InvalidResponse, messages.unconfirmed(said))
@@ -332,7 +337,7 @@ class CloudflareClient:
             )
         if 300 <= status < 400:
             text = messages.redirect(
-                status, _strip_query(response.headers.get("Location", "")), self.http.api_url
+                status, url_without_query(response.headers.get("Location", "")), self.http.api_url
             )
         else:
             text = messages.not_cloudflare(status, what, operation, self.http.api_url)
@@ -351,85 +356,3 @@ def purge_body(kind: str, items: Sequence[Any]) -> dict[str, Any]:
         # A list of URL strings or of {url, headers} objects, never a mix.
         items = [{"url": item} if isinstance(item, str) else item for item in items]
     return {str(kind): list(items)}
-
-
-def _what_came(response: requests.Response) -> str:
-    content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-    if not response.content.strip():
-        # Translators: what came back instead of Cloudflare's JSON reply; it follows
-        # "HTTP 502 with" inside a longer sentence.
-        return gettext("an empty body")
-    if "html" in content_type or response.content.lstrip()[:1] == b"<":
-        # Translators: follows "HTTP 502 with" inside a longer sentence.
-        return gettext("an HTML page")
-    # Translators: follows "HTTP 502 with" inside a longer sentence.
-    return gettext("a body that is not JSON (%(content_type)s)") % {
-        "content_type": content_type or gettext("no content type")
-    }
-
-
-def _said(status: int, errors: list[ApiMessage]) -> str:
-    if not errors:
-        return f"HTTP {status}"
-    return f"HTTP {status}: " + "; ".join(str(e) for e in errors)
-
-
-def _strip_query(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else parts.path
-
-
-def _is_envelope(payload: Any) -> bool:
-    return (
-        isinstance(payload, dict)
-        and isinstance(payload.get("success"), bool)
-        and isinstance(payload.get("errors", []), list)
-    )
-
-
-def _messages(entries: Any) -> Iterator[ApiMessage]:
-    """Cloudflare's ``errors`` entries, ``error_chain`` flattened in (depth first, in
-    order), malformed skipped; at most :data:`MAX_ERROR_ENTRIES`, however deep the
-    chain nests."""
-    stack: list[Iterator[Any]] = [iter(entries)] if isinstance(entries, list) else []
-    count = 0
-    while stack and count < MAX_ERROR_ENTRIES:
-        entry = next(stack[-1], _END)
-        if entry is _END:
-            stack.pop()
-            continue
-        if not isinstance(entry, dict):
-            continue
-        code = entry.get("code")
-        try:
-            number = int(code) if code is not None and not isinstance(code, bool) else 0
-        except (TypeError, ValueError, OverflowError):
-            number = 0
-        message = entry.get("message")
-        count += 1
-        yield ApiMessage(number, message if isinstance(message, str) else "")
-        chain = entry.get("error_chain")
-        if isinstance(chain, list):
-            stack.append(iter(chain))
-
-
-def _parse_json(response: requests.Response) -> Any:
-    """The answer's JSON, or :data:`_NOT_JSON` (not JSON, or nested too deep to read)."""
-    try:
-        return response.json()
-    except (ValueError, RecursionError):
-        return _NOT_JSON
-
-
-def _parse_datetime(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:
-        return None
-    if parsed is None:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed

@@ -38,18 +38,18 @@ from ...exceptions import (
 )
 from ..cloudflare import codes as cf_codes
 from ..cloudflare import messages as cf_messages
-from ..cloudflare.client import (
-    _NOT_JSON,
-    TokenInfo,
-    _is_envelope,
-    _messages,
-    _parse_datetime,
-    _parse_json,
-    _said,
-    _strip_query,
-    _what_came,
+from ..cloudflare.client import TokenInfo
+from ..cloudflare.envelope import error_messages, is_envelope, status_and_errors
+from ..http import (
+    NOT_JSON,
+    HttpClient,
+    parse_api_datetime,
+    parse_json,
+    retry_after,
+    seconds_text,
+    url_without_query,
+    what_came,
 )
-from ..http import HttpClient, retry_after, seconds_text
 from . import codes, messages
 from .credentials import ImagesCredentials
 
@@ -151,8 +151,8 @@ class ImagesClient:
         return TokenInfo(
             id=str(result.get("id") or ""),
             status=result["status"],
-            not_before=_parse_datetime(result.get("not_before")),
-            expires_on=_parse_datetime(result.get("expires_on")),
+            not_before=parse_api_datetime(result.get("not_before")),
+            expires_on=parse_api_datetime(result.get("expires_on")),
             endpoint="account",
             account_id=self.credentials.account_id,
         )
@@ -215,12 +215,12 @@ class ImagesClient:
         status = response.status_code
         # Redacted as soon as parsed: a reply may echo the token, and the parsed reply is
         # a local variable of every frame an error is raised from.
-        payload = self.http.redactor.value(_parse_json(response))
-        if payload is _NOT_JSON or not _is_envelope(payload):
-            raise self._not_envelope(response, operation, payload is not _NOT_JSON)
+        payload = self.http.redactor.value(parse_json(response))
+        if payload is NOT_JSON or not is_envelope(payload):
+            raise self._not_envelope(response, operation, payload is not NOT_JSON)
         if 200 <= status < 300 and payload.get("success") is True:
             return dict(payload)
-        errors = list(_messages(payload.get("errors")))
+        errors = list(error_messages(payload.get("errors")))
         found = frozenset(e.code for e in errors)
         if missing_ok and (codes.IMAGE_NOT_FOUND in found or (status == 404 and not found)):
             logger.debug("Image %s is gone already (%s)", image_id, operation)
@@ -237,7 +237,7 @@ class ImagesClient:
     ) -> BackendError:
         status = response.status_code
         found = frozenset(e.code for e in errors)
-        said = _said(status, errors)
+        said = status_and_errors(status, errors)
         wait = retry_after(response.headers, status)
 
         def make(cls: type[BackendError], message: str) -> BackendError:
@@ -260,7 +260,7 @@ class ImagesClient:
         if found & cf_codes.NOT_FOUND or status == 404:
             return make(ZoneNotFound, messages.no_account(said, self.credentials.account_id))
         if 300 <= status < 400:
-            location = _strip_query(response.headers.get("Location", ""))
+            location = url_without_query(response.headers.get("Location", ""))
             return make(InvalidResponse, cf_messages.redirect(status, location, self.http.api_url))
         if 400 <= status < 500:
             return make(
@@ -293,7 +293,7 @@ class ImagesClient:
         what = (
             gettext("JSON that is not Cloudflare's API reply")
             if is_json
-            else self.http.redactor.text(_what_came(response))
+            else self.http.redactor.text(what_came(response))
         )
         if status == 429 or status >= 500:
             cls: type[BackendError] = RateLimited if status == 429 else ServerError
@@ -305,7 +305,7 @@ class ImagesClient:
                 response_body=body,
             )
         if 300 <= status < 400:
-            location = _strip_query(response.headers.get("Location", ""))
+            location = url_without_query(response.headers.get("Location", ""))
             text = cf_messages.redirect(status, location, self.http.api_url)
         else:
             text = cf_messages.not_cloudflare(
