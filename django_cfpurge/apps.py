@@ -21,8 +21,10 @@ class CfPurgeConfig(AppConfig):
         from .receivers import connect_model, disconnect_model
         from .registry import registry
         from .signals import purge_requested
+        from .tags.headers import connect_signals as connect_tag_signals
 
         purge_requested.connect(on_purge_requested, dispatch_uid="django_cfpurge:dispatch")
+        connect_tag_signals()
         registry.observe(connect_model, disconnect_model)
         # A bad CFPURGE['MODELS'] entry is reported by `manage.py check` (cfpurge.E007)
         # and logged; the other registrations work.

@@ -11,6 +11,7 @@ value (:func:`problems`), naming the key and what it must be.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -88,6 +89,14 @@ DEFAULTS: dict[str, Any] = {
     # Fernet keys (newest first) that encrypt stored secrets; empty: derived from
     # SECRET_KEY and SECRET_KEY_FALLBACKS.
     "ENCRYPTION_KEYS": [],
+    # Automatic cache tags on pages, purged with each change. None: on when
+    # django_cfpurge.middleware.CacheTagsMiddleware is in MIDDLEWARE.
+    "PAGE_TAGS": None,
+    # Start of every tag django-cfpurge writes on pages (to tell them from the site's own).
+    "TAG_PREFIX": "cfpurge-",
+    # More URLs than this under one directory (or host) in one drain are purged as one
+    # prefix (or host) purge instead. None: never.
+    "ESCALATE_URLS_OVER": None,
 }
 
 _UNSET = object()
@@ -232,6 +241,44 @@ def _parse_max_items(value: Any) -> int | None:
     return number
 
 
+def get_optional_bool(name: str) -> bool | None:
+    """A setting that is ``True``, ``False`` or ``None`` ("decide for me")."""
+    return _reader(name, _parse_optional_bool)
+
+
+def _parse_optional_bool(value: Any) -> bool | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    return parse_bool(value)
+
+
+def get_escalation_threshold() -> int | None:
+    """``ESCALATE_URLS_OVER``: None (never escalate), or a whole number of URLs ≥ 2."""
+    return _reader("ESCALATE_URLS_OVER", _parse_threshold)
+
+
+def _parse_threshold(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    return int(parse_number(value, minimum=2, whole=True))
+
+
+#: Characters a tag prefix may hold: those of a tag on every CDN, less the separators.
+_TAG_PREFIX_RE = re.compile(r"[A-Za-z0-9._:-]{0,32}")
+
+
+def _parse_tag_prefix(value: Any) -> str:
+    text = _text(value)
+    if not _TAG_PREFIX_RE.fullmatch(text):
+        raise ValueError("must be at most 32 letters, digits, '.', '_', ':' or '-'")
+    return text
+
+
+def get_tag_prefix() -> str:
+    """``TAG_PREFIX``: the start of every page tag (``"cfpurge-"``)."""
+    return str(_reader("TAG_PREFIX", _parse_tag_prefix))
+
+
 #: Settings that a save or a worker reads, with how each must parse (checked by
 #: ``cfpurge.E010``).
 TYPED: dict[str, Callable[[Any], Any]] = {
@@ -251,6 +298,9 @@ TYPED: dict[str, Callable[[Any], Any]] = {
     "BROKER_BACKOFF_SECONDS": lambda v: parse_number(v),
     "RATE_LIMIT_SAFETY": lambda v: _fraction(parse_number(v, minimum=0.01)),
     "MAX_ITEMS_PER_REQUEST": _parse_max_items,
+    "PAGE_TAGS": _parse_optional_bool,
+    "TAG_PREFIX": _parse_tag_prefix,
+    "ESCALATE_URLS_OVER": _parse_threshold,
 }
 
 

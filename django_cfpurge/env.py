@@ -35,7 +35,9 @@ LIST_KEYS = frozenset({"BASE_URLS", "HOSTNAMES", "ENCRYPTION_KEYS"})
 #: Keys read as JSON.
 JSON_KEYS = frozenset({"ZONES", "MODELS", "BACKENDS"})
 #: Keys whose default is None read as whole numbers (the others are typed by their default).
-INT_KEYS = frozenset({"MAX_ITEMS_PER_REQUEST"})
+INT_KEYS = frozenset({"MAX_ITEMS_PER_REQUEST", "ESCALATE_URLS_OVER"})
+#: Keys whose default is None read as booleans.
+BOOL_KEYS = frozenset({"PAGE_TAGS"})
 
 
 def _reader(env: environ.Env, key: str) -> Callable[[str], Any]:
@@ -44,7 +46,7 @@ def _reader(env: environ.Env, key: str) -> Callable[[str], Any]:
         return env.json
     if key in LIST_KEYS:
         return env.list
-    if isinstance(default, bool):
+    if isinstance(default, bool) or key in BOOL_KEYS:
         # Strict, unlike ``env.bool`` (which reads any unknown word as False): a typo
         # must not switch purging off in silence.
         return lambda name: parse_bool(env.str(name))

@@ -26,6 +26,7 @@ from . import changes
 from .enums import Event
 from .outbox.write import record_change
 from .registry import Registration, registry
+from .tags.collector import current as current_page_use
 from .tracking import SNAPSHOT_ATTR, take_notes, track_writes, untrack_writes
 
 logger = logging.getLogger(__name__)
@@ -113,6 +114,10 @@ def _on_post_init(sender: type[models.Model], instance: models.Model, **kwargs: 
     registration = registry.get(sender)
     if registration is not None:
         instance.__dict__[SNAPSHOT_ATTR] = snapshot(instance, registration)
+        page_use = current_page_use()
+        if page_use is not None and instance.pk is not None:
+            # Loaded while a page is made: the page shows it, or may (cache tags).
+            page_use.note_object(registration.label, instance.pk)
 
 
 def _stored_values(

@@ -6,6 +6,9 @@
   ``BASE_URLS``: the cache key holds scheme and host.
 * The registration's ``urls=``, ``tags=`` and ``prefixes=`` add what pages show the
   object; an item they return that cannot be purged is skipped with the reason.
+* With page tags on (:mod:`django_cfpurge.tags`), the object's tag, its model's tag and,
+  when the change can alter what a query finds, its model's listing tag: every page
+  that showed the object, or listed the model, without a ``urls=`` list.
 * Each file URL is also given its state when the object's use of it changed (see
   :class:`~django_cfpurge.enums.Kind`): ``gone`` (no longer used), ``hide`` (must no
   longer be public, by the registration's ``private=``) or ``show`` (may be public
@@ -26,6 +29,7 @@ from .changes import Change, unique
 from .enums import FILE_STATE_KINDS, Event, Kind, Source
 from .exceptions import CfPurgeConfigurationError, InvalidTarget
 from .registry import Registration, TargetSpec, registry
+from .tags import change_tags, page_tags_enabled
 from .targets import clean_file, clean_prefix, clean_tag
 
 logger = logging.getLogger(__name__)
@@ -143,6 +147,13 @@ def resolve_change(registration: Registration, change: Change) -> Resolution:
         for name in change.names_for(field_name):
             result.add(Kind.FILES, file_urls(registration, field_name, name))
     add_file_states(registration, change, result)
+    if page_tags_enabled():
+        result.add(
+            Kind.TAGS,
+            change_tags(
+                registration.label, change.pk, change.event, watched_changed=bool(change.fields)
+            ),
+        )
     for kind, spec, clean in (
         (Kind.FILES, registration.urls, clean_file),
         (Kind.TAGS, registration.tags, lambda v: [clean_tag(v)]),

@@ -16,6 +16,7 @@ from .batching import item_key
 from .enums import FILE_STATE_KINDS, Kind, Source
 from .exceptions import CfPurgeConfigurationError
 from .models import PurgeRequest, Zone
+from .tags import is_page_tag
 from .targets import host_of, unpurgeable
 from .zones import ZoneRouter, backend_class
 
@@ -54,7 +55,7 @@ class Routes:
             if kind in kinds:
                 self.zones[zone.pk] = zone
                 self.per_zone.setdefault(zone.pk, {}).setdefault(kind, []).append(item)
-            elif covered(kind, kinds, model_change=self.row.source == Source.MODEL):
+            elif covered(kind, kinds, model_change=self.row.source == Source.MODEL, item=item):
                 self.covering[zone.pk] = zone
             else:
                 self.skipped.append({"target": item_key(item), "reason": unsupported(zone, kind)})
@@ -73,18 +74,23 @@ class Routes:
         return [zone] if zone else []
 
 
-def covered(kind: str, kinds: tuple[str, ...], *, model_change: bool) -> bool:
+def covered(kind: str, kinds: tuple[str, ...], *, model_change: bool, item: Any = None) -> bool:
     """Whether a CDN taking ``kinds`` needs nothing more for an item of ``kind`` it
     cannot take, because the item reaches it in another form:
 
     * a file state (``gone``, ``hide``, ``show``): a model change lists the same URL under
       ``files``, which a CDN that purges URLs takes (and which is skipped with the reason
       on one that does not);
+    * a page tag of a model change (:mod:`~django_cfpurge.tags`): a CDN that takes no
+      tags tags no page;
     * a model change's ``files`` on a CDN that takes file states (Cloudflare Images): the
       states say all it must do; a file still used, whose state did not change, needs
       nothing there.
     """
     if kind in FILE_STATE_KINDS:
+        return True
+    if kind == Kind.TAGS and model_change and isinstance(item, str) and is_page_tag(item):
+        # A page tag goes where pages are tagged; a CDN without tags purges the URLs.
         return True
     return kind == Kind.FILES and model_change and any(k in FILE_STATE_KINDS for k in kinds)
 

@@ -17,7 +17,9 @@ from django.utils.translation import gettext
 
 from .backends.base import Backend
 from .batching import Batch, Call
+from .conf import get_escalation_threshold
 from .enums import ErrorKind, Kind, Status
+from .escalation import Escalation, escalate, escalations_of
 from .exceptions import (
     BackendError,
     CfPurgeConfigurationError,
@@ -68,6 +70,8 @@ class ZoneSender:
         self.receipts: list[str] = []
         self.log = call_log.CallLog(zone)
         self.batch: Batch | None = None
+        self.threshold: int | None = None
+        self.escalations: list[Escalation] = []
 
     def send(self, hold_partial: bool) -> list[PurgeRequest]:
         """Send; returns the rows kept back for the next pass."""
@@ -84,20 +88,26 @@ class ZoneSender:
             return []
         if Kind.HIDE in backend.kinds or Kind.SHOW in backend.kinds:
             latest_visibility(self.rows, newer_rows(self.zone, self.rows))
-        with backend:
-            batch = Batch(
-                self.rows,
-                kinds=backend.kinds,
-                limit=backend.max_items,
-                purged_before=outcomes.purged_before,
-            )
-            self.batch = batch
-            self.done += batch.empty()
-            stopped = self._send_calls(
-                backend, batch, deque(batch.calls(hold_partial=hold_partial))
-            )
-        self._finish()
-        self.log.save()
+        self.threshold = get_escalation_threshold()
+        self.escalations = escalate(self.rows, backend.kinds, self.threshold)
+        try:
+            with backend:
+                batch = Batch(
+                    self.rows,
+                    kinds=backend.kinds,
+                    limit=backend.max_items,
+                    purged_before=outcomes.purged_before,
+                )
+                self.batch = batch
+                self.done += batch.empty()
+                stopped = self._send_calls(
+                    backend, batch, deque(batch.calls(hold_partial=hold_partial))
+                )
+            self._finish()
+        finally:
+            # Calls the CDN answered are recorded even when something after them raised
+            # (a purge_succeeded receiver, the rate limiter's cache...).
+            self.log.save()
         if stopped:
             return []
         if self.receipts:
@@ -154,9 +164,21 @@ class ZoneSender:
                 self._stop(batch, err)
                 return True
             self.limiter.succeeded(key, budget, cost)
-            self.log.add(call, batch.wanting(call), started, None, receipt=receipt)
+            self.log.add(
+                call, batch.wanting(call), started, None, receipt=receipt, note=self._note(call)
+            )
             self._sent(batch, call, receipt)
         return False
+
+    def _note(self, call: Call) -> str:
+        """What the purge log says of a call sent in place of many URLs."""
+        if not self.escalations or self.threshold is None:
+            return ""
+        return " ".join(
+            e.note(self.threshold)
+            for e in self.escalations
+            if e.kind == call.kind and e.target in call.items
+        )
 
     def _pace(self, batch: Batch, key: str, budget: Any, cost: int) -> bool:
         """Wait for the shared limiter; False when the rows were put back instead."""
@@ -227,11 +249,13 @@ class ZoneSender:
         if not done:
             return
         result = {"zone": self.zone.name, "ids": sorted({r for r in self.receipts if r})}
-        groups: dict[int, list[PurgeRequest]] = defaultdict(list)
+        groups: dict[tuple[int, tuple[Escalation, ...]], list[PurgeRequest]] = defaultdict(list)
         for row in done:
-            groups[self.batch.calls_for(row) if self.batch else 0].append(row)
-        for n_calls, group in groups.items():
-            outcomes.mark_done(group, self.token, api_calls=n_calls, result=result)
+            n_calls = self.batch.calls_for(row) if self.batch else 0
+            groups[(n_calls, tuple(escalations_of(row, self.escalations)))].append(row)
+        for (n_calls, escalated), group in groups.items():
+            extra = {"escalated": [e.as_dict() for e in escalated]} if escalated else {}
+            outcomes.mark_done(group, self.token, api_calls=n_calls, result={**result, **extra})
         for row in done:
             row.status = Status.DONE
         self.report.done += len(done)

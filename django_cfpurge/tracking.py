@@ -19,6 +19,7 @@ from django.db import models
 from django.db.models.fields.files import FieldFile, FileDescriptor
 
 from .registry import Registration, registry
+from .tags.collector import note_object
 
 #: On an instance: the snapshot taken at ``post_init`` (its presence means "built").
 SNAPSHOT_ATTR = "_cfpurge_snapshot"
@@ -101,6 +102,13 @@ class _NoteAssignedName:
     """
 
     field: models.FileField
+
+    def __get__(self, instance: models.Model | None, cls: Any = None) -> Any:
+        value = super().__get__(instance, cls)  # type: ignore[misc]
+        if instance is not None:
+            # A file read while a page is made (an object from a cache has no post_init).
+            note_object(instance)
+        return value
 
     def __set__(self, instance: models.Model, value: Any) -> None:
         super().__set__(instance, value)  # type: ignore[misc]

@@ -42,6 +42,14 @@ PURGE_TIMEOUT = 30.0
 
 
 @dataclass
+class Purged:
+    """What the purge calls of one action purged: file URLs (by URL) and cache tags."""
+
+    urls: set[str]
+    tags: set[str]
+
+
+@dataclass
 class Stack:
     """A running demo: its URLs, its process and its log."""
 
@@ -66,10 +74,10 @@ class Stack:
         purges = self.edge_log()["purges"]
         return max((p["id"] for p in purges), default=0)
 
-    def settle(self, after: int) -> tuple[set[str], int]:
+    def settle(self, after: int) -> tuple[Purged, int]:
         """Wait until the outbox is empty and purges newer than ``after`` arrived.
 
-        :returns: the URLs of those purge calls and the newest purge id.
+        :returns: what those purge calls purged, and the newest purge id.
         """
 
         def done() -> dict[str, Any] | None:
@@ -85,8 +93,12 @@ class Stack:
         except TimeoutError as err:
             raise AssertionError(f"{err}\n{self.log_tail()}") from err
         new = [p for p in log["purges"] if p["id"] > after]
-        assert all(p["kind"] == "files" for p in new), new
-        return {url for p in new for url in p["urls"]}, max(p["id"] for p in new)
+        assert {p["kind"] for p in new} <= {"files", "tags"}, new
+        purged = Purged(
+            urls={u for p in new if p["kind"] == "files" for u in p["urls"]},
+            tags={t for p in new if p["kind"] == "tags" for t in p["urls"]},
+        )
+        return purged, max(p["id"] for p in new)
 
     def wait_idle(self) -> int:
         """Wait until nothing waits in the outbox; return the newest purge id."""
@@ -387,19 +399,33 @@ def test_tutorial_walkthrough_in_a_browser(stack: Stack, browser: Any, tmp_path:
 
 
 def test_each_action_purges_exactly_its_urls(stack: Stack) -> None:
-    """Upload, replace, rename, move, make private/public, block and delete one image."""
+    """Upload, replace, rename, move, make private/public, block and delete one image.
+
+    The files are purged by URL; the pages that show the image (galleries, ``/random/``)
+    by their cache tags alone, the example declaring no page: a page cached before an
+    action is fetched from the origin after it, and a page that did not show the image
+    stays cached.
+    """
     visitor = Visitor(stack.site)
     folders = _folder_ids(stack)
     b = stack.site
     last = stack.wait_idle()
 
-    def act(path: str, data: dict[str, Any] | None = None, **kwargs: Any) -> set[str]:
+    def act(path: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Purged:
         nonlocal last
         visitor.post(path, data, **kwargs)
-        urls, last = stack.settle(last)
-        return urls
+        purged, last = stack.settle(last)
+        return purged
 
-    # Upload: the new URLs (a 404 may be cached) and the pages it now appears on.
+    def cache(*paths: str) -> None:
+        for page in paths:
+            _cached(visitor, page)
+
+    def refetched(page: str) -> bool:
+        return visitor.fetch(page).headers["CF-Cache-Status"] != "HIT"
+
+    # Upload: the new URLs (a 404 may be cached), and every page that lists images.
+    cache("/gallery/", "/gallery/landscapes/", "/gallery/abstract/", "/random/")
     original = _png((200, 30, 30), "original")
     location = visitor.post(
         "/",
@@ -407,41 +433,39 @@ def test_each_action_purges_exactly_its_urls(stack: Stack) -> None:
         files={"file": ("Smoke Test.png", original, "image/png")},
     )
     pk = int(location.rstrip("/").rsplit("/", 1)[1])
-    urls, last = stack.settle(last)
+    purged, last = stack.settle(last)
     file_1 = "/media/images/landscapes/smoke-test.png"
     thumb_1 = "/media/thumbs/landscapes/smoke-test.jpg"
-    assert urls == {
-        b + file_1,
-        b + thumb_1,
-        b + "/gallery/",
-        b + "/gallery/landscapes/",
-        b + "/random/",
-    }
+    own_tag, listing = f"cfpurge-o-gallery.image-{pk}", "cfpurge-l-gallery.image"
+    assert purged.urls == {b + file_1, b + thumb_1}
+    assert {own_tag, listing} <= purged.tags
+    assert all(map(refetched, ("/gallery/", "/gallery/landscapes/", "/gallery/abstract/")))
+    assert refetched("/random/")
 
-    # Replace under the same name: same URLs, new bytes; the edge must drop the old ones.
+    # Replace under the same name: same URLs, new bytes; the edge must drop the old ones,
+    # and the pages showing the image, but not a gallery that does not show it.
     assert _cached(visitor, file_1) == original
+    cache("/gallery/", "/gallery/landscapes/", "/gallery/abstract/")
     replacement = _png((30, 30, 200), "replacement")
-    urls = act(f"/images/{pk}/replace/", files={"file": ("whatever.png", replacement, "image/png")})
-    assert urls == {b + file_1, b + thumb_1, b + "/random/"}
+    purged = act(
+        f"/images/{pk}/replace/", files={"file": ("whatever.png", replacement, "image/png")}
+    )
+    assert purged.urls == {b + file_1, b + thumb_1}
+    assert own_tag in purged.tags and listing not in purged.tags
     fresh = visitor.fetch(file_1)
     assert fresh.headers["CF-Cache-Status"] == "MISS"
     assert fresh.content == replacement
+    assert refetched("/gallery/") and refetched("/gallery/landscapes/")
+    assert not refetched("/gallery/abstract/")
 
-    # Rename: old and new names of both files, and the pages that list the title.
+    # Rename: old and new names of both files; the pages that show the title.
     gallery = _cached(visitor, "/gallery/landscapes/")
     assert b"Smoke test" in gallery
-    urls = act(f"/images/{pk}/rename/", {"title": "Smoke renamed"})
+    purged = act(f"/images/{pk}/rename/", {"title": "Smoke renamed"})
     file_2 = "/media/images/landscapes/smoke-renamed.png"
     thumb_2 = "/media/thumbs/landscapes/smoke-renamed.jpg"
-    assert urls == {
-        b + file_1,
-        b + file_2,
-        b + thumb_1,
-        b + thumb_2,
-        b + "/gallery/",
-        b + "/gallery/landscapes/",
-        b + "/random/",
-    }
+    assert purged.urls == {b + file_1, b + file_2, b + thumb_1, b + thumb_2}
+    assert {own_tag, listing} <= purged.tags
     old = visitor.fetch(file_1)
     assert (old.status_code, old.headers["CF-Cache-Status"]) == (404, "DYNAMIC")
     page = visitor.fetch("/gallery/landscapes/")
@@ -449,42 +473,36 @@ def test_each_action_purges_exactly_its_urls(stack: Stack) -> None:
     assert b"Smoke renamed" in page.content
 
     # Move: both paths, and both folders' pages.
-    urls = act(f"/images/{pk}/move/", {"folder": folders["Abstract"]})
+    cache("/gallery/landscapes/", "/gallery/abstract/")
+    purged = act(f"/images/{pk}/move/", {"folder": folders["Abstract"]})
     file_3 = "/media/images/abstract/smoke-renamed.png"
     thumb_3 = "/media/thumbs/abstract/smoke-renamed.jpg"
-    assert urls == {
-        b + file_2,
-        b + file_3,
-        b + thumb_2,
-        b + thumb_3,
-        b + "/gallery/",
-        b + "/gallery/landscapes/",
-        b + "/gallery/abstract/",
-        b + "/random/",
-    }
+    assert purged.urls == {b + file_2, b + file_3, b + thumb_2, b + thumb_3}
+    assert refetched("/gallery/landscapes/")
+    moved = visitor.fetch("/gallery/abstract/")
+    assert moved.headers["CF-Cache-Status"] == "MISS" and b"Smoke renamed" in moved.content
 
-    visibility_urls = {
-        b + file_3,
-        b + thumb_3,
-        b + "/gallery/",
-        b + "/gallery/abstract/",
-        b + "/random/",
-    }
-    assert act(f"/images/{pk}/make-private/") == visibility_urls
-    assert act(f"/images/{pk}/make-public/") == visibility_urls
+    for action in ("make-private", "make-public"):
+        cache("/gallery/", "/gallery/abstract/")
+        purged = act(f"/images/{pk}/{action}/")
+        assert purged.urls == {b + file_3, b + thumb_3}
+        assert {own_tag, listing} <= purged.tags
+        assert refetched("/gallery/") and refetched("/gallery/abstract/")
 
     # Block: the edge held the bytes; after the purge it asks the origin, which says 404.
     assert _cached(visitor, file_3) == replacement
     assert f"{b}{file_3}" in stack.edge_keys()
-    assert act(f"/images/{pk}/block/") == visibility_urls
+    purged = act(f"/images/{pk}/block/")
+    assert purged.urls == {b + file_3, b + thumb_3}
     assert f"{b}{file_3}" not in stack.edge_keys()
     blocked = visitor.fetch(file_3)
     assert blocked.status_code == 404
     assert blocked.headers["CF-Cache-Status"] != "HIT"
     assert blocked.content != replacement
 
-    # Delete a blocked image: it is on no page, so only its files are purged.
-    assert act(f"/images/{pk}/delete/") == {b + file_3, b + thumb_3}
+    # Delete a blocked image: its files, and its tags (no page shows it any more).
+    purged = act(f"/images/{pk}/delete/")
+    assert purged.urls == {b + file_3, b + thumb_3}
 
     # The edge log page shows the purges, newest first.
     html = requests.get(f"{stack.origin}/edge-log/", timeout=10).text

@@ -19,7 +19,10 @@ A backend **declares**
   an account) and what each call costs against which budget;
 * :attr:`Backend.credential_fields` and :meth:`Backend.clean_credentials`: the values
   a zone needs, and their validation;
-* :attr:`Backend.step_classes`: its Test connection, as ordered :class:`Step` classes.
+* :attr:`Backend.step_classes`: its Test connection, as ordered :class:`Step` classes;
+* :attr:`Backend.tag_header`: the response header its CDN reads cache tags from, with
+  its limits (:class:`TagHeader`), or None; pages are tagged through it (see
+  :mod:`django_cfpurge.tags`).
 
 and **does**
 
@@ -52,6 +55,46 @@ if TYPE_CHECKING:  # pragma: no cover
     from django.utils.functional import _StrOrPromise as StrOrPromise
 else:
     StrOrPromise = str
+
+
+@dataclass(frozen=True)
+class TagHeader:
+    """The response header a CDN reads cache tags from, and its limits.
+
+    :ivar name: the header (``Cache-Tag``, ``CDN-Tag``).
+    :ivar max_bytes: the longest value the CDN reads.
+    :ivar max_tags: the most tags in one value (None: only ``max_bytes`` counts).
+    :ivar max_tag_chars: the longest tag.
+    :ivar separator: between two tags in the value.
+    :ivar wrap: written before the first tag and after each (``~a~b~``), for a CDN
+        that matches a purged tag against the whole value (``*~a~*``); ``""``: none.
+    """
+
+    name: str
+    max_bytes: int
+    max_tags: int | None = None
+    max_tag_chars: int = 1024
+    separator: str = ","
+    wrap: str = ""
+
+    def value(self, tags: Sequence[str]) -> str:
+        """The header's value for ``tags``."""
+        if self.wrap:
+            return self.wrap + self.wrap.join(tags) + self.wrap if tags else ""
+        return self.separator.join(tags)
+
+    def parse(self, value: str) -> list[str]:
+        """The tags of a value already on a response (the site's own)."""
+        splitter = self.wrap or self.separator
+        return [t.strip() for t in value.split(splitter) if t.strip()]
+
+    def fits(self, tags: Sequence[str]) -> bool:
+        """Whether ``tags`` fit in one value."""
+        if self.max_tags is not None and len(tags) > self.max_tags:
+            return False
+        if any(len(t) > self.max_tag_chars for t in tags):
+            return False
+        return len(self.value(tags).encode()) <= self.max_bytes
 
 
 @dataclass(frozen=True)
@@ -195,6 +238,9 @@ class Backend(ABC):
     step_classes: ClassVar[tuple[type[Step], ...]] = ()
     #: The label of the zone identifier in messages ("Zone ID", "Pull zone ID").
     zone_id_label: ClassVar[StrOrPromise] = _("Zone ID")
+    #: The response header the CDN reads cache tags from (None: it has none, or the
+    #: backend does not purge tags).
+    tag_header: ClassVar[TagHeader | None] = None
 
     def __init__(self, credentials: Any, *, plan: str = "", max_items: int | None = None) -> None:
         self.credentials = credentials

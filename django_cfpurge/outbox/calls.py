@@ -41,8 +41,12 @@ class CallLog:
         *,
         receipt: str = "",
         outcome: str = "",
+        note: str = "",
     ) -> None:
-        """Record one call, the rows it served, and the answer (``error`` None: accepted)."""
+        """Record one call, the rows it served, and the answer (``error`` None: accepted).
+
+        :param note: what the log says of an accepted call (sent in place of many URLs).
+        """
         record = PurgeCall(
             zone=self.zone,
             backend=self.zone.backend,
@@ -52,7 +56,7 @@ class CallLog:
             outcome=outcome or outcome_of(error),
             status_code=error.status_code if error else 200,
             codes=sorted((str(c) for c in error.codes), key=str) if error else [],
-            message=error.message if error else "",
+            message=error.message if error else note,
             retry_after=error.retry_after if error else None,
             receipt=receipt[:255],
             started_at=started,

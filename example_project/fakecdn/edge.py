@@ -8,7 +8,9 @@ until django-cfpurge purges it:
   ``Age``), ``MISS``, ``EXPIRED`` (``max-age``/``s-maxage`` passed), ``BYPASS``
   (``no-store``, ``private``, ``no-cache`` or ``Set-Cookie``) or ``DYNAMIC``;
 * ``Cache-Tag`` (Cloudflare) and ``CDN-Tag`` (bunny.net) response headers are stored
-  with the entry and not forwarded;
+  with the entry and not forwarded: ``Cache-Tag`` split on commas, ``CDN-Tag`` kept
+  whole as well (bunny.net matches a purged tag against the whole value, ``*`` as a
+  wildcard: ``*~a~*`` purges ``~a~b~``);
 * the request's Host header is forwarded to the origin unchanged, with
   ``X-Forwarded-Proto``, ``X-Forwarded-For`` and ``CF-Connecting-IP``;
 * :meth:`EdgeCache.evict` is a purge listener: any fake API of
@@ -20,6 +22,7 @@ until django-cfpurge purges it:
 from __future__ import annotations
 
 import copy
+import fnmatch
 import http.client
 import json
 import logging
@@ -78,6 +81,8 @@ class _Entry:
     stored_at: float
     expires_at: float
     hits: int = 0
+    #: The ``CDN-Tag`` values as sent, lower-cased (for wildcard purges).
+    tag_values: tuple[str, ...] = ()
 
 
 def _cache_control(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
@@ -95,9 +100,22 @@ def _cache_control(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
 def _cache_tags(headers: Sequence[tuple[str, str]]) -> frozenset[str]:
     tags: set[str] = set()
     for name, value in headers:
-        if name.lower() in _TAG_HEADERS:
+        if name.lower() == "cache-tag":
             tags.update(t.strip().lower() for t in value.split(",") if t.strip())
+        elif name.lower() == "cdn-tag":
+            tags.add(value.strip().lower())
     return frozenset(tags)
+
+
+def _tag_values(headers: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    return tuple(v.strip().lower() for n, v in headers if n.lower() == "cdn-tag")
+
+
+def _tag_matches(tags: set[str], entry: _Entry) -> bool:
+    if entry.tags & tags:
+        return True
+    patterns = [t for t in tags if "*" in t]
+    return any(fnmatch.fnmatchcase(v, p) for p in patterns for v in entry.tag_values)
 
 
 def _host_matches(value: str, entry: _Entry) -> bool:
@@ -120,7 +138,7 @@ def _matcher(kind: str, items: Sequence[Any]) -> Callable[[_Entry], bool]:
         return lambda entry: entry.key in urls
     if kind == "tags":
         tags = {str(tag).lower() for tag in items}
-        return lambda entry: bool(entry.tags & tags)
+        return lambda entry: _tag_matches(tags, entry)
     if kind == "hosts":
         return lambda entry: any(_host_matches(str(h), entry) for h in items)
     if kind == "prefixes":
@@ -361,6 +379,7 @@ class EdgeCache:
                         headers=kept,
                         body=payload,
                         tags=_cache_tags(origin_headers),
+                        tag_values=_tag_values(origin_headers),
                         stored_at=now,
                         expires_at=now + ttl,
                     )

@@ -18,18 +18,18 @@ class GalleryConfig(AppConfig):
         from django_cfpurge import register
 
         from .models import Folder, Image, delete_files
-        from .purging import image_pages
 
         post_delete.connect(delete_files, sender=Image, dispatch_uid="gallery:delete_files")
         post_save.connect(purge_folder_pages, sender=Folder, dispatch_uid="gallery:fs")
         post_delete.connect(purge_folder_pages, sender=Folder, dispatch_uid="gallery:fd")
-        # Both files are purged by the library (old and new names); image_pages adds the
-        # pages that show the image. The watched fields are those a page depends on.
+        # Both files are purged by the library (old and new names). The pages that show
+        # an image (the galleries, /random/) carry its cache tag, written by
+        # CacheTagsMiddleware, and are purged by tag: no list of pages here. The watched
+        # fields are those that decide which listing shows an image, and what it shows.
         register(
             Image,
             fields=["file", "thumbnail"],
             watch=["is_public", "is_blocked", "folder", "title"],
-            urls=image_pages,
         )
 
 

@@ -25,7 +25,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from ...conf import get_float, get_str
 from ...enums import Kind
-from ..base import Backend, CredentialField, RateBudget, RemoteZone, Step
+from ..base import Backend, CredentialField, RateBudget, RemoteZone, Step, TagHeader
 from ..http import HttpClient
 from . import steps
 from .client import BunnyClient
@@ -62,6 +62,10 @@ class BunnyBackend(Backend):
     name = "bunny"
     verbose_name = gettext_lazy("bunny.net")
     kinds = (Kind.FILES, Kind.PREFIXES, Kind.HOSTS, Kind.TAGS, Kind.EVERYTHING)
+    #: ``CDN-Tag``: at most 1,024 bytes. bunny.net matches a purged tag against the whole
+    #: value, with ``*`` as a wildcard, so page tags are written ``~a~b~`` and purged as
+    #: ``*~a~*`` (see :meth:`tag_purge_value`).
+    tag_header = TagHeader("CDN-Tag", max_bytes=1024, max_tag_chars=255, wrap="~")
     zone_id_label = PULL_ZONE_ID_LABEL
     step_classes: ClassVar[tuple[type[Step], ...]] = (
         steps.ReadPullZone,
@@ -138,7 +142,7 @@ class BunnyBackend(Backend):
         elif kind == Kind.PREFIXES:
             self.client.purge_url(wildcard_url(str(item)), exact_path=False)
         elif kind == Kind.TAGS:
-            self.client.purge_zone(str(item))
+            self.client.purge_zone(tag_purge_value(str(item)))
         else:
             raise ValueError(f"bunny.net cannot purge {kind}.")
         return ""
@@ -151,3 +155,12 @@ class BunnyBackend(Backend):
 
     def close(self) -> None:
         self.client.close()
+
+
+def tag_purge_value(tag: str) -> str:
+    """What to send as ``CacheTag`` to purge ``tag``: with page tags on, every
+    ``CDN-Tag`` value is written ``~a~b~`` (by the middleware, the site's own tags
+    folded in), so the tag is matched with wildcards, ``*~a~*``; otherwise as given."""
+    from ...tags import page_tags_enabled
+
+    return f"*~{tag}~*" if page_tags_enabled() else tag

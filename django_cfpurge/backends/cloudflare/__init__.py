@@ -10,7 +10,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from ...conf import get_float, get_max_items, get_str
 from ...enums import Kind
-from ..base import Backend, CredentialField, RateBudget, RemoteZone, Step
+from ..base import Backend, CredentialField, RateBudget, RemoteZone, Step, TagHeader
 from ..http import HttpClient
 from . import steps
 from .client import CloudflareClient
@@ -65,6 +65,9 @@ class CloudflareBackend(Backend):
     name = "cloudflare"
     verbose_name = gettext_lazy("Cloudflare")
     kinds = (Kind.FILES, Kind.PREFIXES, Kind.HOSTS, Kind.TAGS, Kind.EVERYTHING)
+    #: ``Cache-Tag``: comma-separated; at most 16 KB in all, about 1,000 tags, each at
+    #: most 1,024 characters (a little margin kept under the 16 KB).
+    tag_header = TagHeader("Cache-Tag", max_bytes=16_000, max_tags=1000, max_tag_chars=1024)
     auth_kinds = (
         (AUTH_TOKEN, gettext_lazy("API token (recommended)")),
         (AUTH_GLOBAL_KEY, gettext_lazy("Account email + Global API Key (legacy)")),

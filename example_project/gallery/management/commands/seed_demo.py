@@ -1,4 +1,4 @@
-"""``manage.py seed_demo``: the admin user, the Cloudflare zone, folders and sample images.
+"""``manage.py seed_demo``: the admin user, the CDN zone, folders and sample images.
 
 Safe to run again: what exists already is kept (the demo user's password is reset to
 ``demo``, so the printed login always works).
@@ -103,7 +103,7 @@ def sample_png(
 
 
 class Command(BaseCommand):
-    help = "Create the demo user (demo/demo), the Cloudflare zone, folders and sample images."
+    help = "Create the demo user (demo/demo), the CDN zone, folders and sample images."
 
     def handle(self, *args: Any, **options: Any) -> None:
         self._user()
@@ -128,13 +128,15 @@ class Command(BaseCommand):
     def _zone(self) -> None:
         if settings_zones():
             sync_settings_zones(force=True)
-            names = ", ".join(str(z["NAME"]) for z in settings_zones())
-            self.stdout.write(f"Cloudflare zone from the environment: {names}.")
+            names = ", ".join(
+                f"{z['NAME']} ({z.get('BACKEND') or 'cloudflare'})" for z in settings_zones()
+            )
+            self.stdout.write(f"CDN zone from the environment: {names}.")
             return
         api_host = urlsplit(str(get_setting("API_URL"))).hostname or ""
         if api_host not in _LOOPBACK:
             self.stdout.write(
-                "No Cloudflare zone configured: set CFPURGE_ZONE_ID and CFPURGE_API_TOKEN, or "
+                "No CDN zone configured: set CFPURGE_ZONE_ID and CFPURGE_API_TOKEN, or "
                 "add a zone in the admin. Changes are recorded meanwhile."
             )
             return
