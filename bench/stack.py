@@ -4,7 +4,10 @@ d. drain throughput of 1, 2 and 4 workers against the fake's URL rate limit, and
 e. commit-to-purge latency with an idle worker;
 f. a worker's peak memory while it drains 100,000 pending rows;
 g. a shared account: the fake grants a quarter of the plan's rate (another site or tool
-   uses the rest); 1, 2 and 4 workers drain 10,000 URLs, adapting to the 429s.
+   uses the rest); 1, 2 and 4 workers drain 10,000 URLs, adapting to the 429s;
+i. cache tags on the Free plan (5 tag purges a minute, a burst of 25): two workers purge
+   the page tags of a steady stream of new objects; tag purges per minute against the
+   limit, tags per purge, 429s, and how long a tag waited.
 
 Started by ``bench/run.py`` with the ``CFPURGE_IT_*`` variables of
 ``tests/integration/settings.py`` pointing at PostgreSQL (database), Redis (broker, and the
@@ -271,6 +274,89 @@ def latency(fake: Any, samples: int) -> dict[str, Any]:
     }
 
 
+# -- i. tag purges against the plan's tag limit -------------------------------------------------
+
+
+def tag_purges(fake: Any, logs: Path, seconds: float, per_second: float) -> dict[str, Any]:
+    """Section i: ``per_second`` new objects for ``seconds``, with page tags on, drained
+    by two workers on the Free plan; the fake enforces Cloudflare's tag limit."""
+    import json
+
+    from django.db import transaction
+
+    from django_cfpurge.testing.cloudflare_api import DEFAULT_ZONE_ID, PURGE_RATE_LIMITS
+    from tests.testapp.models import Photo
+
+    reset_fake(fake)
+    fake.add_zone("example.com", id=DEFAULT_ZONE_ID, plan="free", hostnames=HOSTNAMES)
+    settings_json = json.dumps(
+        {"CFPURGE": zone_settings(API_URL=fake.api_url, PLAN="free", MODELS=MODELS, PAGE_TAGS=True)}
+    )
+    workers = start_workers(2, logs, "tags", settings_json)
+    prefix = uuid.uuid4().hex[:8]
+    created: dict[str, float] = {}
+    try:
+        started = time.monotonic()
+        index = 0
+        while time.monotonic() - started < seconds:
+            due = started + index / per_second
+            time.sleep(max(0.0, due - time.monotonic()))
+            with transaction.atomic():
+                photo = Photo.objects.create(image=f"photos/tags-{prefix}-{index}.jpg")
+            created[f"cfpurge-o-testapp.photo-{photo.pk}"] = time.time()
+            index += 1
+
+        def all_purged() -> bool:
+            purged = {t.lower() for p in fake.purges(kind="tags") for t in p["items"]}
+            return set(created) <= purged
+
+        wait_for(all_purged, timeout=seconds + 300, interval=1.0, description="the tag purges")
+    finally:
+        stop_workers(workers)
+    calls = fake.purges(kind="tags")
+    stamps = sorted(c["timestamp"] for c in calls)
+    first_seen: dict[str, float] = {}
+    for call in calls:
+        for tag in call["items"]:
+            first_seen.setdefault(tag.lower(), call["timestamp"])
+    waits = [first_seen[tag] - at for tag, at in created.items()]
+    limits = PURGE_RATE_LIMITS["free"]
+    throttled = [r for r in fake.requests(route="purge") if r["status"] == 429]
+    return {
+        "seconds": seconds,
+        "objects": len(created),
+        "calls": len(calls),
+        "tags": sum(len(c["items"]) for c in calls),
+        "busiest_minute": _busiest(stamps, 60.0),
+        "after_first_minute_per_minute": _rate_after(stamps, 60.0),
+        "limit_per_minute": limits.flex_per_second * 60,
+        "burst": limits.flex_burst,
+        "http_429": len(throttled),
+        "wait_p50": percentile(waits, 50),
+        "wait_max": max(waits),
+    }
+
+
+def _busiest(stamps: list[float], window: float) -> int:
+    """The most calls in any ``window`` seconds."""
+    best, start = 0, 0
+    for end, stamp in enumerate(stamps):
+        while stamp - stamps[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def _rate_after(stamps: list[float], skip: float) -> float:
+    """Calls per minute after the first ``skip`` seconds (the burst spent)."""
+    if not stamps:
+        return 0.0
+    later = [s for s in stamps if s - stamps[0] >= skip]
+    if len(later) < 2:
+        return float(len(later))
+    return 60.0 * (len(later) - 1) / (later[-1] - later[0])
+
+
 # -- f. memory ----------------------------------------------------------------------------------
 
 
@@ -368,6 +454,7 @@ def main() -> None:
         finally:
             stop_workers(workers)
         results["f"] = memory(fake, 2000 if args.quick else 100_000, logs)
+        results["i"] = tag_purges(fake, logs, 20.0 if args.quick else 240.0, 2.0)
     finally:
         fake.stop()
     write_json(args.result, results)

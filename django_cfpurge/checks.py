@@ -36,7 +36,6 @@ dependency).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -54,6 +53,7 @@ from .exceptions import BackendError, CfPurgeConfigurationError, InvalidCredenti
 from .models import Zone
 from .registry import registry
 from .sender import MAX_RATE_LIMIT_WAIT
+from .status import zone_overlaps
 from .targets import bad_base_urls, base_urls
 from .zones import settings_values, settings_zones, zone_values
 
@@ -372,7 +372,13 @@ def _zone(zone: Zone) -> list[Message]:
             )
         )
     soon = timezone.now() + timedelta(days=EXPIRY_WARNING_DAYS)
-    if zone.token_expires_on and zone.token_expires_on <= soon:
+    # The expiry is what the last Test connection read: of a token replaced since, it
+    # says nothing.
+    replaced = bool(
+        zone.credentials_changed_at
+        and (zone.last_test_at is None or zone.credentials_changed_at > zone.last_test_at)
+    )
+    if zone.token_expires_on and zone.token_expires_on <= soon and not replaced:
         state = "has expired" if zone.token_expires_on <= timezone.now() else "expires soon"
         found.append(
             _msg(
@@ -386,28 +392,23 @@ def _zone(zone: Zone) -> list[Message]:
 
 
 def _overlaps(zones: list[Zone]) -> list[Message]:
+    """W016, from :func:`~django_cfpurge.status.zone_overlaps` (the zone pages warn of
+    the same overlaps)."""
     found = []
-    by_id: dict[tuple[str, str], list[str]] = defaultdict(list)
-    by_host: dict[str, list[str]] = defaultdict(list)
-    for zone in zones:
-        if zone.zone_id:
-            by_id[(zone.backend, zone.zone_id)].append(zone.name)
-        for pattern in (zone.hostnames or "").split():
-            by_host[pattern.strip().lower()].append(zone.name)
-    for (_backend, zone_id), names in by_id.items():
-        if len(names) > 1:
+    for overlap in zone_overlaps(zones):
+        names = ", ".join(overlap.names)
+        if overlap.what == "zone_id":
             found.append(
                 _msg(
-                    f"The zones {', '.join(names)} have the same zone id {zone_id}.",
+                    f"The zones {names} have the same zone id {overlap.value}.",
                     "Keep one zone per CDN zone; disable or delete the others.",
                     "cfpurge.W016",
                 )
             )
-    for host, names in by_host.items():
-        if len(names) > 1:
+        else:
             found.append(
                 _msg(
-                    f"The zones {', '.join(names)} all claim the hostname {host}; URLs on it "
+                    f"The zones {names} all claim the hostname {overlap.value}; URLs on it "
                     "go to one of them only.",
                     "Give each hostname to one zone.",
                     "cfpurge.W016",

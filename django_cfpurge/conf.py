@@ -76,6 +76,9 @@ DEFAULTS: dict[str, Any] = {
     "DRAIN_MAX_SECONDS": 240.0,
     # Test connection purges one harmless URL to prove the purge permission.
     "PROBE_PURGE": True,
+    # Test connection also checks at the edge that a purge of a recently purged URL
+    # drops the CDN's copy (requests the URL through the CDN, purges it, requests again).
+    "VERIFY_AT_EDGE": False,
     "PROBE_PATH": "/__cfpurge_probe",
     # Django cache alias shared by the workers: rate limiter, dispatch marker, heartbeat.
     "RATE_LIMIT_CACHE": "default",
@@ -284,6 +287,7 @@ def get_tag_prefix() -> str:
 TYPED: dict[str, Callable[[Any], Any]] = {
     "ENABLED": parse_bool,
     "PROBE_PURGE": parse_bool,
+    "VERIFY_AT_EDGE": parse_bool,
     "TIMEOUT": lambda v: parse_number(v, minimum=0.001),
     "CONNECT_TIMEOUT": lambda v: parse_number(v, minimum=0.001),
     "DEADLINE": lambda v: parse_number(v, minimum=0.001),

@@ -26,6 +26,8 @@ from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_variables
 
 from .backends.base import Backend, Step, StepResult, StepStatus, TestContext
+from .conf import get_bool
+from .edge import NOT_PROVEN, check_with, recent_url
 from .exceptions import BackendError, CfPurgeConfigurationError, InvalidCredentials
 from .models import Zone
 from .outbox.outcomes import requeue_for_fix
@@ -84,6 +86,7 @@ class TestReport:
 
 
 VALUES_KEY = "local"
+EDGE_KEY = "edge"
 
 
 class ConnectionTest:
@@ -140,6 +143,28 @@ class ConnectionTest:
                 if result.status == StepStatus.ERROR:
                     skip_reason = result.skip_reason or gettext("Skipped: an earlier step failed.")
             self._add(step.key, str(step.label), result)
+        if get_bool("VERIFY_AT_EDGE") and type(backend).cache_status_header:
+            self._add(EDGE_KEY, gettext("At the edge"), self._edge(backend, context, skip_reason))
+
+    def _edge(self, backend: Backend, context: TestContext, skip_reason: str) -> StepResult:
+        """The optional check at the edge (``VERIFY_AT_EDGE``) of a URL purged lately."""
+        if skip_reason:
+            return StepResult(StepStatus.SKIPPED, skip_reason)
+        url = recent_url(self.zone)
+        if url is None:
+            return StepResult(
+                StepStatus.WARNING,
+                gettext(
+                    "No URL was purged through this zone yet: the check at the edge runs "
+                    "once one has been."
+                ),
+            )
+        check = check_with(backend, self.zone, url)
+        context.facts["edge"] = check.verdict
+        if check.proven:
+            return StepResult(StepStatus.OK, check.message)
+        status = StepStatus.ERROR if check.verdict == NOT_PROVEN else StepStatus.WARNING
+        return StepResult(status, check.message)
 
 
 @sensitive_variables()

@@ -171,8 +171,10 @@ class Drainer:
                 carried += ZoneSender(self, zone, zone_rows, token).send(hold_partial)
             except Exception as err:
                 logger.exception("django-cfpurge: unexpected error purging zone %s", zone.name)
+                # Rows recorded as purged before the error stay purged.
+                unfinished = [row for row in zone_rows if row.status != Status.DONE]
                 self._retry(
-                    zone_rows,
+                    unfinished,
                     token,
                     ErrorKind.ERROR,
                     gettext("Unexpected error: %(error)s") % {"error": type(err).__name__},

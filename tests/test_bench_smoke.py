@@ -26,6 +26,8 @@ SECTIONS = [
     "## d. Drain throughput against the rate limit",
     "## e. Commit-to-purge latency",
     "## f. Worker memory while draining",
+    "## g. A shared account: a quarter of the plan's rate",
+    "## i. Cache tags against the tag rate limit",
 ]
 TARGETS = [
     "zero network calls on the request path",
@@ -34,6 +36,7 @@ TARGETS = [
     "of the rate limit",
     "commit-to-purge",
     "worker peak memory",
+    "tag purges within the plan's limit",
 ]
 
 

@@ -1,9 +1,16 @@
 """The admin in a real headless Chromium, against a live server and the fake Cloudflare API.
 
-Each test saves screenshots of its steps in ``tests/artifacts/browser/``.
+Each test saves screenshots of its steps in ``tests/artifacts/browser/``. The console
+tests fill the log and the zones with realistic data (:func:`tests.browser.fill_console`)
+and check every page at 1280 by 800, in the light and the dark theme, for sideways
+scrolling.
 """
 
 from __future__ import annotations
+
+import re
+from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from django.urls import reverse
@@ -23,11 +30,13 @@ from django_cfpurge.testing.cloudflare_api import (
 from tests.browser import (  # noqa: F401  (importing the fixtures registers them)
     ADMIN_PASSWORD,
     AdminPage,
+    ConsoleWorld,
     admin_page_fixture,
     browser_page_fixture,
     chromium_fixture,
     drain_dispatches_fixture,
     fake_cf_fixture,
+    fill_console,
 )
 
 pytestmark = [
@@ -39,6 +48,11 @@ pytestmark = [
 
 ZONES_URL = "/admin/django_cfpurge/zone/"
 LOG_URL = "/admin/django_cfpurge/purgerequest/"
+PURGE_URL = "/admin/django_cfpurge/purgerequest/purge/"
+#: Pages also shot whole (their lower part matters).
+LONG_PAGES = {"zone-change", "request-failed", "request-rate-limited", "request-many-targets"}
+#: The body's background in each theme (the admin's ``--body-bg``).
+BACKGROUNDS = {"light": "rgb(255, 255, 255)", "dark": "rgb(18, 18, 18)"}
 FILE_URL = "https://www.example.com/media/photos/a.jpg"
 
 
@@ -54,10 +68,13 @@ def change_url(zone: Zone) -> str:
 
 
 def log_row_status(page: AdminPage, row: PurgeRequest) -> str:
-    """The status column of ``row`` in the purge log page on screen."""
-    return page.css(
-        f'#result_list tr:has(input[name="_selected_action"][value="{row.pk}"]) td.field-status'
+    """The status column of ``row`` in the purge log page on screen, without its icon."""
+    text = page.css(
+        f'#result_list tr:has(input[name="_selected_action"][value="{row.pk}"]) td.field-row_status'
     ).text.strip()
+    icon, _, label = text.partition(" ")
+    assert icon in "✔✘◷‖↷⊘", text
+    return label
 
 
 def test_login_shows_the_app(browser_page):
@@ -190,12 +207,14 @@ def test_retry_a_failed_row_from_the_purge_log(admin_page, fake_cf, drain_dispat
     admin_page.click_and_wait(
         admin_page.css('#cfpurge-health-banner a[href$="status__exact=failed"]'), "#result_list"
     )
-    last_error = admin_page.reveal(admin_page.css("#result_list td.field-last_error_short"))
+    last_error = admin_page.reveal(admin_page.css("#result_list td.field-error_short span"))
     admin_page.shot("log-failed")
     assert log_row_status(admin_page, row) == "failed"
     assert "Cloudflare rejected the purge request of 1 item(s) (HTTP 400" in last_error.text
-    assert "[code 1012]" in last_error.text
-    assert admin_page.css("#cfpurge-chart .bar[data-failed='1']").is_displayed()
+    # In short on the list; the whole message on hover.
+    assert last_error.text.endswith("…")
+    assert "[code 1012]" in last_error.get_attribute("title")
+    assert admin_page.css("#cfpurge-chart a.bar[data-failed='1']").is_displayed()
 
     admin_page.css(f'input[name="_selected_action"][value="{row.pk}"]').click()
     admin_page.choose('select[name="action"]', "retry_now")
@@ -255,3 +274,200 @@ def test_manual_purge_everything_after_confirmation(admin_page, fake_cf):
     admin_page.open(LOG_URL)
     admin_page.shot("log-purged")
     assert log_row_status(admin_page, row) == "purged"
+
+
+# -- the console at 1280 by 800, light and dark --------------------------------------------
+
+
+def request_url(row: PurgeRequest) -> str:
+    return reverse("admin:django_cfpurge_purgerequest_change", args=[row.pk])
+
+
+def console_pages(world: ConsoleWorld) -> list[tuple[str, str, str]]:
+    """``(name, path, selector it shows)`` of every console page reached by address."""
+    return [
+        ("index", "/admin/", "#content-main"),
+        ("zone-list", ZONES_URL, "#result_list"),
+        ("zone-add-chooser", ZONES_URL + "add/", "#cfpurge-backends"),
+        ("zone-add-form", ZONES_URL + "add/?backend=cloudflare", "#id_api_token"),
+        ("zone-change", change_url(world.stale_zone), "#cfpurge-zone-health"),
+        ("zone-change-bunny", change_url(world.bunny_zone), "#cfpurge-zone-health"),
+        ("purge-log", LOG_URL, "#cfpurge-chart-svg"),
+        ("request-failed", request_url(world.failed), "#cfpurge-calls"),
+        ("request-rate-limited", request_url(world.rate_limited), "#cfpurge-calls"),
+        ("request-many-targets", request_url(world.many), "#cfpurge-targets"),
+        ("manual-purge", PURGE_URL, "#cfpurge-purge-form"),
+    ]
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_every_console_page_fits_1280_in_both_themes(admin_page, fake_cf, theme):
+    world = fill_console(fake_cf)
+    admin_page.use_viewport()
+    admin_page.use_theme(theme)
+    for name, path, selector in console_pages(world):
+        admin_page.open(path)
+        admin_page.wait_css(selector)
+        assert admin_page.body_background() == BACKGROUNDS[theme], name
+        assert admin_page.driver.execute_script("return window.innerWidth;") == 1280
+        admin_page.shot(f"{theme}-{name}", window=True)
+        if name in LONG_PAGES:
+            admin_page.shot(f"{theme}-{name}-full")
+        admin_page.assert_fits(f"{theme} {name}")
+
+    # The retry confirmation is reached the way people reach it: select, act, confirm.
+    admin_page.open(LOG_URL + "?status__exact=failed")
+    admin_page.css(f'input[name="_selected_action"][value="{world.everything.pk}"]').click()
+    admin_page.choose('select[name="action"]', "retry_now")
+    admin_page.click_and_wait(admin_page.css('button[name="index"]'), "#cfpurge-confirm-retry")
+    assert admin_page.body_background() == BACKGROUNDS[theme]
+    assert f"#{world.everything.pk}" in admin_page.css("#cfpurge-retry-rows").text
+    admin_page.shot(f"{theme}-retry-confirmation", window=True)
+    admin_page.assert_fits(f"{theme} retry confirmation")
+    assert PurgeRequest.objects.get(pk=world.everything.pk).status == "failed"
+
+
+def test_the_overflow_check_sees_a_wide_page(admin_page, fake_cf):
+    """The check above can fail: a page made wider than the window, and a table made
+    wider than its box, are both caught."""
+    admin_page.use_viewport()
+    fill_console(fake_cf)
+    admin_page.open(LOG_URL)
+    admin_page.assert_fits("the log as it is")
+    admin_page.driver.execute_script(
+        "document.querySelector('#result_list td.field-error_short span').style.whiteSpace"
+        " = 'nowrap';"
+    )
+    found = admin_page.overflow()
+    assert found["scrollers"], found  # the table now scrolls inside .results
+    admin_page.driver.execute_script(
+        "document.querySelector('#content').style.minWidth = '1500px';"
+    )
+    found = admin_page.overflow()
+    assert found["scrollWidth"] > found["innerWidth"] == 1280
+
+
+@pytest.mark.parametrize(("preferred", "chosen"), [("light", "dark"), ("dark", "light")])
+def test_the_theme_toggle_wins_over_the_browser(admin_page, fake_cf, preferred, chosen):
+    """The admin's toggle stores ``theme`` in localStorage; the console's colours follow
+    it even when the browser prefers the other scheme."""
+    world = fill_console(fake_cf)
+    admin_page.use_viewport()
+    admin_page.use_theme(preferred)
+    admin_page.open(request_url(world.failed))
+    admin_page.driver.execute_script("localStorage.setItem('theme', arguments[0]);", chosen)
+    admin_page.open(request_url(world.failed))
+    assert admin_page.driver.execute_script("return document.documentElement.dataset.theme;") == (
+        chosen
+    )
+    assert admin_page.body_background() == BACKGROUNDS[chosen]
+    error_colour = admin_page.driver.execute_script(
+        "return getComputedStyle(document.querySelector('#cfpurge-row-error')).color;"
+    )
+    expected = {"light": "rgb(186, 33, 33)", "dark": "rgb(255, 138, 128)"}[chosen]
+    assert error_colour == expected
+    admin_page.shot(f"{chosen}-by-toggle")
+    admin_page.assert_fits(f"{chosen} by toggle")
+
+
+# -- the chart, read and clicked by a view-only user ------------------------------------
+
+
+def viewer(django_user_model):
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("viewer", password=ADMIN_PASSWORD, is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(codename__in=["view_zone", "view_purgerequest"])
+    )
+    return user
+
+
+def test_a_chart_bar_leads_to_its_hour_in_the_log(browser_page, django_user_model):
+    from django.utils import timezone
+
+    viewer(django_user_model)
+    hour = timezone.localtime().replace(minute=0, second=0, microsecond=0) - timedelta(hours=5)
+    made = {}
+    for label, when, status in [
+        ("at the hour", hour, "done"),
+        ("in the hour", hour + timedelta(minutes=30), "failed"),
+        ("end of the hour", hour + timedelta(minutes=59, seconds=59), "pending"),
+        ("before", hour - timedelta(seconds=1), "done"),
+        ("next hour", hour + timedelta(hours=1), "done"),
+    ]:
+        made[label] = PurgeRequest.objects.create(
+            source="api",
+            event="manual",
+            status=status,
+            created_at=when,
+            next_attempt_at=when + timedelta(days=9),
+        )
+    browser_page.use_viewport()
+    browser_page.login("viewer", ADMIN_PASSWORD)
+    browser_page.open(LOG_URL)
+    svg = browser_page.css("#cfpurge-chart-svg")
+    assert browser_page.css("#cfpurge-chart-title").get_attribute("textContent") == (
+        "Purged, failed and waiting purge requests per hour"
+    )
+    desc = browser_page.css("#cfpurge-chart-desc").get_attribute("textContent")
+    assert desc.startswith("Last 48 hours: 3 purged, 1 failed, 1 waiting.")
+    bars = browser_page.all_css("#cfpurge-chart-svg a.bar")
+    assert len(bars) == 48
+    assert svg.get_attribute("aria-labelledby") == "cfpurge-chart-title cfpurge-chart-desc"
+    bar = browser_page.css(f'#cfpurge-chart-svg a.bar[data-hour="{hour.isoformat()}"]')
+    title = bar.find_element("css selector", "title").get_attribute("textContent")
+    assert title == (
+        f"{hour:%Y-%m-%d %H:%M} to {hour + timedelta(hours=1):%H:%M}: 1 purged, 1 failed, 1 waiting"
+    )
+    assert bar.get_attribute("aria-label") == title
+    # The axis: hour labels every six hours, counts on the left.
+    labels = [t.get_attribute("textContent") for t in browser_page.all_css(".axis.x text")]
+    assert len(labels) == 8 and all(re.fullmatch(r"\d\d:00|\d{1,2} \w{3}", t) for t in labels)
+    # 3 rows in the busiest hour: a scale up to 5.
+    assert [t.get_attribute("textContent") for t in browser_page.all_css(".axis.y text")] == [
+        "0",
+        "5",
+    ]
+    # The text alternative, opened: one row per busy hour, each a link to its hour.
+    browser_page.css("#cfpurge-chart-table summary").click()
+    table_rows = browser_page.all_css("#cfpurge-chart-table tbody tr")
+    assert [r.text for r in table_rows] == [
+        f"{(hour - timedelta(hours=1)):%Y-%m-%d %H:%M} 1 0 0",
+        f"{hour:%Y-%m-%d %H:%M} 1 1 1",
+        f"{(hour + timedelta(hours=1)):%Y-%m-%d %H:%M} 1 0 0",
+    ]
+    browser_page.shot("chart")
+
+    browser_page.click_and_wait(bar, "#result_list")
+    browser_page.shot("log-of-the-hour")
+    links = browser_page.all_css("#result_list td.field-what a")
+    listed = {int(urlsplit(a.get_attribute("href")).path.split("/")[-3]) for a in links}
+    expected = {made[k].pk for k in ("at the hour", "in the hour", "end of the hour")}
+    assert listed == expected
+    assert browser_page.all_css('select[name="action"]') == []  # view-only: no action
+
+
+def test_a_view_only_user_reads_the_console_and_sees_no_action(
+    browser_page, fake_cf, django_user_model
+):
+    viewer(django_user_model)
+    world = fill_console(fake_cf)
+    browser_page.use_viewport()
+    browser_page.login("viewer", ADMIN_PASSWORD)
+    for name, path, selector in console_pages(world):
+        if name in ("zone-add-chooser", "zone-add-form", "manual-purge"):
+            continue
+        browser_page.open(path)
+        browser_page.wait_css(selector)
+        browser_page.assert_fits(f"viewer {name}")
+        # Nothing that would change anything: no control of a form that posts (but
+        # logging out), no action menu, no "add" or "purge by hand" link.
+        posting = browser_page.all_css(
+            'form[method="post"]:not(#logout-form) :is(button, input[type="submit"], select)'
+        )
+        assert [e.get_attribute("outerHTML")[:80] for e in posting] == [], name
+        assert browser_page.all_css("#cfpurge-manual-purge, .addlink, .deletelink") == [], name
+        assert DEFAULT_TOKEN not in browser_page.driver.page_source, name
+    browser_page.open(request_url(world.failed))
+    browser_page.shot("viewer-request-failed")

@@ -177,6 +177,19 @@ def test_legacy_key_and_expiry_warnings():
 
 
 @pytest.mark.django_db
+def test_no_expiry_warning_for_a_token_replaced_since_the_test():
+    tested = timezone.now() - timedelta(hours=2)
+    zone = make_zone(
+        "example.com", token_expires_on=timezone.now() - timedelta(days=1), last_test_at=tested
+    )
+    assert [m.id for m in cf_checks.check_zones()] == ["cfpurge.W004"]
+    # A new token was saved after that test: the old token's expiry no longer applies.
+    zone.credentials_changed_at = timezone.now() - timedelta(hours=1)
+    zone.save()
+    assert [m.id for m in cf_checks.check_zones()] == []
+
+
+@pytest.mark.django_db
 def test_clean_configuration_has_no_messages():
     make_zone("example.com", zone_id=ZONE_ID, api_token=API_TOKEN)
     assert run_all() == []

@@ -507,3 +507,25 @@ def test_a_burst_on_the_same_objects_is_claimed_together(photos, cf, settings):
     file_urls = [u for u in cf.urls if "/media/" in u]
     assert sorted(file_urls) == sorted(url(p.image.name) for p in objects)
     assert PurgeRequest.objects.filter(status="done").count() == 110
+
+
+def test_a_receiver_that_fails_after_the_purge_leaves_the_rows_purged(cf, caplog):
+    """The CDN answered, the rows were recorded as purged, then a ``purge_succeeded``
+    receiver raised: the rows stay purged, the call is on record, and the error is
+    logged; nothing is sent again."""
+    from django_cfpurge.models import PurgeCall
+
+    def broken(**kwargs):
+        raise RuntimeError("a receiver's bug")
+
+    purge_succeeded.connect(broken, weak=False, dispatch_uid="broken")
+    try:
+        row = api.purge_urls(["https://www.example.com/a.jpg"])
+        drain()
+    finally:
+        purge_succeeded.disconnect(dispatch_uid="broken")
+    row.refresh_from_db()
+    assert (row.status, row.last_error) == ("done", "")
+    assert list(PurgeCall.objects.values_list("outcome", flat=True)) == ["ok"]
+    assert any("unexpected error purging zone" in r.getMessage() for r in caplog.records)
+    assert cf.urls == ["https://www.example.com/a.jpg"]

@@ -28,9 +28,7 @@ def test_up_to_the_threshold_nothing_escalates():
 
 
 def test_past_it_the_deepest_directory_goes_as_one_prefix():
-    chosen = plan(
-        [*urls("/media/a/", 11), *urls("/media/b/", 3)], 10, prefixes=True, hosts=True
-    )
+    chosen = plan([*urls("/media/a/", 11), *urls("/media/b/", 3)], 10, prefixes=True, hosts=True)
     assert set(chosen) == set(urls("/media/a/", 11))
     assert set(chosen.values()) == {Escalation("prefixes", "www.example.com/media/a/", 11)}
 

@@ -364,7 +364,9 @@ def test_tutorial_walkthrough_in_a_browser(stack: Stack, browser: Any, tmp_path:
 
     _until(browser, lambda: block_button_says("Block"), "the image page")
     _until(browser, purged(1), "the upload's purge", reload=True)
-    assert f"{stack.site}/gallery/landscapes/" in browser.page_source
+    # The files by URL; the galleries by the listing tag they carry.
+    assert f"{stack.site}/media/images/landscapes/harbour-at-dusk.png" in browser.page_source
+    assert "cfpurge-l-gallery.image" in browser.page_source
     _save(browser, "02-uploaded")
 
     browser.get(f"{stack.site}/gallery/landscapes/")
@@ -381,8 +383,10 @@ def test_tutorial_walkthrough_in_a_browser(stack: Stack, browser: Any, tmp_path:
     _save(browser, "04-blocked")
 
     browser.get(f"{stack.site}/edge-log/")
-    first = browser.find_element(By.CSS_SELECTOR, "#purges tbody tr")
-    assert f"{stack.site}/media/images/landscapes/harbour-at-dusk.png" in first.text
+    rows = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#purges tbody tr")]
+    # Newest first: the block's tag purge, then its URL purge.
+    assert "cfpurge-o-gallery.image-" in rows[0]
+    assert f"{stack.site}/media/images/landscapes/harbour-at-dusk.png" in rows[1]
     _save(browser, "05-edge-log")
 
     browser.get(f"{stack.site}/admin/login/")

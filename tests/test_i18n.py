@@ -146,7 +146,7 @@ _SHOWN_ARGS = {
 }
 _SHOWN_KEYWORDS = {"hint", "help", "description", "empty_label", "label", "help_text"}
 _SCANNED = [
-    "admin.py",
+    *(f"admin/{module.name}" for module in sorted((PACKAGE / "admin").glob("*.py"))),
     "api.py",
     "backends/cloudflare/credentials.py",
     "backends/cloudflare/messages.py",
@@ -233,7 +233,7 @@ PSEUDO: dict[str | tuple[str, str], str | tuple[str, str]] = {
         "%(count)d purge request(s) made due again.",
     ): ("[xx] %(count)d request due again.", "[xx] %(count)d requests due again."),
     "CDN cache purging: test, urls, tags, prefixes, hosts, everything, drain, "
-    "retry, status, rotate-keys.": "[xx] CDN cache purging.",
+    "retry, status, verify, rotate-keys.": "[xx] CDN cache purging.",
     "Run Test connection for every zone (or --zone).": "[xx] Test every zone.",
     "Only http:// and https:// URLs can be purged, not %(url)s.": "[xx] Not http: %(url)s.",
     "Add a CDN zone: which CDN?": "[xx] Which CDN?",

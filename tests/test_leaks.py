@@ -556,7 +556,7 @@ def _debug_500(client_response: Any) -> str:
 @pytest.mark.parametrize(
     ("view", "where"),
     [
-        ("change", "django_cfpurge.admin.outcomes.requeue_for_fix"),
+        ("change", "django_cfpurge.admin.zones.outcomes.requeue_for_fix"),
         ("change", "django.db.models.sql.compiler.SQLUpdateCompiler.execute_sql"),
         ("add", "django.db.models.sql.compiler.SQLInsertCompiler.execute_sql"),
         ("change", "django_cfpurge.backends.cloudflare.CloudflareBackend.cleaned_values"),
@@ -662,7 +662,7 @@ def test_test_connection_never_500_even_if_the_runner_fails(monkeypatch, admin_c
     def broken(*args: Any, **kwargs: Any) -> None:
         raise ValueError(f"unexpected {API_TOKEN}")
 
-    monkeypatch.setattr("django_cfpurge.admin.run_connection_test", broken)
+    monkeypatch.setattr("django_cfpurge.admin.zones.run_connection_test", broken)
     caplog.set_level(logging.DEBUG)
     response = admin_client.post(
         reverse("admin:django_cfpurge_zone_test", args=[zone.pk]), follow=True

@@ -505,6 +505,32 @@ def test_prune_deletes_old_finished_and_old_unconfigured_rows(settings, caplog):
     assert "7 days" in record.getMessage()
 
 
+def test_prune_takes_the_api_calls_of_the_rows_it_deletes(settings):
+    from django_cfpurge.models import PurgeCall
+
+    settings.CFPURGE = {"RETENTION_DAYS": 7}
+    old = ago(timedelta(days=8))
+    gone, failed = row(status="done", created_at=old), row(status="failed", created_at=old)
+
+    def call(*rows: PurgeRequest, at: datetime) -> PurgeCall:
+        made = PurgeCall.objects.create(
+            backend="cloudflare", kind="files", items=1, outcome="ok", started_at=at
+        )
+        made.requests.set(rows)
+        return made
+
+    call(gone, at=old)
+    kept_by_row = call(failed, at=old)
+    shared = call(gone, failed, at=old)
+    recent = call(at=ago(timedelta(days=1)))
+    assert prune() == 1
+    assert set(PurgeCall.objects.values_list("pk", flat=True)) == {
+        kept_by_row.pk,
+        shared.pk,
+        recent.pk,
+    }
+
+
 def test_prune_with_nothing_stale_logs_nothing(caplog):
     row(status="done", created_at=ago(timedelta(days=100)))
     caplog.set_level(logging.WARNING, logger="django_cfpurge")

@@ -11,13 +11,13 @@ from django.core.files.base import ContentFile
 from django.test import Client
 
 from django_cfpurge import purge_queryset
-from django_cfpurge.registry import registry
 from django_cfpurge.backends.base import TagHeader
 from django_cfpurge.backends.bunny import BunnyBackend
 from django_cfpurge.backends.cloudflare import CloudflareBackend
 from django_cfpurge.drain import drain
 from django_cfpurge.models import PurgeRequest
-from django_cfpurge.tags import listing_tag, model_tag, object_tag
+from django_cfpurge.registry import registry
+from django_cfpurge.tags import listing_tag, object_tag
 from django_cfpurge.tags.collector import PageUse
 from django_cfpurge.tags.headers import fit, page_tags
 from django_cfpurge.testing import capture_purges, make_zone
@@ -244,6 +244,7 @@ def test_a_change_purges_every_page_that_showed_the_object_without_urls(site):
     purged = page_tags_purged(retitle)
     assert purged == {obj(a), MODEL, LISTING}  # a watched field: the listings too
     assert purged & gallery and purged & page_a
+    assert purged & page_b == {LISTING}  # b's page by its listing tag only (it queried)
 
 
 def test_a_file_replaced_in_place_purges_its_pages_but_no_listing(site):

@@ -64,6 +64,7 @@ TABLE: dict[str, tuple[str, str, str, str, str, str]] = {
     "log: Retry now, everything":           (LOGIN, DENIED, DENIED,  REFUSED, DENIED,  CONFIRM),
     "log: Retry now, everything, confirmed": (LOGIN, DENIED, DENIED, REFUSED, DENIED,  DONE),
     "log: Ignore":                          (LOGIN, DENIED, DENIED,  DONE,    DENIED,  DONE),
+    "log: Verify at the edge":              (LOGIN, DENIED, DENIED,  DONE,    DENIED,  DONE),
     "manual purge: page":                   (LOGIN, DENIED, DENIED,  DENIED,  PAGE,    PAGE),
     "manual purge: URLs":                   (LOGIN, DENIED, DENIED,  DENIED,  DONE,    DONE),
     "manual purge: everything":             (LOGIN, DENIED, DENIED,  DENIED,  CONFIRM, CONFIRM),
@@ -74,6 +75,7 @@ TABLE: dict[str, tuple[str, str, str, str, str, str]] = {
 ZONES = "/admin/django_cfpurge/zone/"
 LOG = "/admin/django_cfpurge/purgerequest/"
 PURGE = "/admin/django_cfpurge/purgerequest/purge/"
+EDGE_URL = "https://www.example.com/a.jpg"
 
 
 def zone_post(**overrides: str) -> dict[str, str]:
@@ -97,7 +99,8 @@ def zone_post(**overrides: str) -> dict[str, str]:
 class World:
     """What the attacker aims at: a zone with a token, and failed purge-log rows."""
 
-    def __init__(self) -> None:
+    def __init__(self, api: Any = None) -> None:
+        self.api = api
         self.zone = make_zone("example.com", zone_id=ZONE_ID, api_token=API_TOKEN, plan="free")
         failed = {"source": "api", "event": "manual", "status": "failed", "zone": self.zone}
         self.files = PurgeRequest.objects.create(
@@ -118,6 +121,10 @@ class World:
             "tested": bool(zone and zone.last_test_at),
             "rows": dict(PurgeRequest.objects.exclude(source="manual").values_list("pk", "status")),
             "manual rows": PurgeRequest.objects.filter(source="manual").count(),
+            # Requests made to the site's public URLs (the check at the edge).
+            "edge requests": sum(
+                1 for c in (self.api.calls if self.api else []) if EDGE_URL in c.request.url
+            ),
         }
 
     def action(self, pk: int, name: str, **extra: str) -> tuple[str, str, dict[str, Any]]:
@@ -164,6 +171,11 @@ class World:
                 self.everything.pk, "retry_now", confirmed="yes"
             ),
             "log: Ignore": self.action(self.ignored_target.pk, "ignore"),
+            "log: Verify at the edge": (
+                "post",
+                reverse("admin:django_cfpurge_purgerequest_verify_edge", args=[self.files.pk]),
+                {"url": EDGE_URL},
+            ),
             "manual purge: page": ("get", PURGE, None),
             "manual purge: URLs": ("post", PURGE, {"kind": "files", "items": "/a.jpg"}),
             "manual purge: everything": ("post", PURGE, {"kind": "everything"}),
@@ -189,6 +201,9 @@ class World:
                 name.split(", ")[1], self.everything
             )
             return {"rows": {**before["rows"], row.pk: "pending"}}
+        if name == "log: Verify at the edge":
+            # Fetched until HIT, purged, fetched again: MISS.
+            return {"edge requests": before["edge requests"] + 2}
         if name == "log: Ignore":
             return {"rows": {**before["rows"], self.ignored_target.pk: "ignored"}}
         if name.startswith("manual purge"):
@@ -235,7 +250,9 @@ def test_who_may_do_what(action, user, cf_api):
     cf_api.add_verify_ok()
     cf_api.add_zone_ok(plan="free")
     cf_api.add_purge_ok()
-    world = World()
+    cf_api.mock.add("GET", EDGE_URL, headers={"CF-Cache-Status": "HIT", "Age": "40"})
+    cf_api.mock.add("GET", EDGE_URL, headers={"CF-Cache-Status": "MISS"})
+    world = World(cf_api)
     client = Client()
     account = make_user(user)
     if account is not None:
@@ -431,3 +448,63 @@ def documented_table() -> str:
 
 def test_the_documented_table_is_this_table():
     assert documented_table() in DOC.read_text(encoding="utf-8")
+
+
+# -- the console, read with the least privilege ---------------------------------------------
+
+
+def test_view_only_staff_reads_every_console_page_and_is_offered_no_action(client, cf_api):
+    """The log with its chart, a request's page, the zone list with health and a zone's
+    page: all readable by ``viewer``, none offering a control that would change
+    anything (an action, a save, Test connection, a purge)."""
+    world = World()
+    cf_api.add_purge_error(status=400, code=1012, message="Request failed")
+    sent = PurgeRequest.objects.create(
+        source="api",
+        event="manual",
+        zone=world.zone,
+        targets={"files": ["https://www.example.com/x.jpg"]},
+    )
+    drain()
+    client.force_login(make_user("viewer"))
+    pages = {
+        LOG: ['id="cfpurge-chart-svg"', 'id="result_list"'],
+        f"{LOG}{sent.pk}/change/": ['id="cfpurge-calls"', "1012"],
+        ZONES: ['class="field-queue"', 'class="field-test_status"'],
+        reverse("admin:django_cfpurge_zone_change", args=[world.zone.pk]): [
+            'id="cfpurge-zone-health"'
+        ],
+    }
+    for url, shown in pages.items():
+        response = client.get(url)
+        assert response.status_code == 200, url
+        html = response.content.decode()
+        for marker in shown:
+            assert marker in html, (url, marker)
+        for control in (
+            'name="action"',
+            'name="_selected_action"',
+            'name="_save"',
+            'name="_continue"',
+            'id="cfpurge-test-connection"',
+            'id="cfpurge-manual-purge"',
+            "deletelink",
+            "addlink",
+        ):
+            assert control not in html, (url, control)
+        # At most the mask ("set, ends in …"), on the zone's page only.
+        assert API_TOKEN not in html, url
+        assert html.count(API_TOKEN[-4:]) == html.count(f"ends in …{API_TOKEN[-4:]}"), url
+
+
+def test_links_lead_only_where_the_user_may_go(client):
+    """A purger reads the log but not zones: a request's page names its zone without a
+    link; a viewer of both gets the link."""
+    world = World()
+    url = f"{LOG}{world.files.pk}/change/"
+    zone_url = reverse("admin:django_cfpurge_zone_change", args=[world.zone.pk])
+    client.force_login(make_user("purger"))
+    html = client.get(url).content.decode()
+    assert "example.com" in html and zone_url not in html
+    client.force_login(make_user("viewer"))
+    assert zone_url in client.get(url).content.decode()

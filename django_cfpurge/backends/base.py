@@ -22,7 +22,9 @@ A backend **declares**
 * :attr:`Backend.step_classes`: its Test connection, as ordered :class:`Step` classes;
 * :attr:`Backend.tag_header`: the response header its CDN reads cache tags from, with
   its limits (:class:`TagHeader`), or None; pages are tagged through it (see
-  :mod:`django_cfpurge.tags`).
+  :mod:`django_cfpurge.tags`);
+* :attr:`Backend.cache_status_header`: where its edge says ``HIT`` or ``MISS``, for the
+  check at the edge (:mod:`django_cfpurge.edge`).
 
 and **does**
 
@@ -241,6 +243,9 @@ class Backend(ABC):
     #: The response header the CDN reads cache tags from (None: it has none, or the
     #: backend does not purge tags).
     tag_header: ClassVar[TagHeader | None] = None
+    #: The response header in which the CDN's edge says whether it answered from its
+    #: cache (``HIT``), for the check at the edge (None: it names none).
+    cache_status_header: ClassVar[str | None] = None
 
     def __init__(self, credentials: Any, *, plan: str = "", max_items: int | None = None) -> None:
         self.credentials = credentials

@@ -18,7 +18,7 @@ from django.utils.translation import ngettext
 
 from ..conf import get_float, get_int
 from ..enums import ErrorKind, Status
-from ..models import PurgeChange, PurgeRequest, Zone
+from ..models import PurgeCall, PurgeChange, PurgeRequest, Zone
 from . import sql
 from .db import alias, announce
 
@@ -224,11 +224,18 @@ def ignore_rows(queryset: Any) -> int:
 
 def prune(days: int | None = None) -> int:
     """Delete finished rows, and rows that waited for a zone to be configured, older
-    than ``RETENTION_DAYS``; returns how many."""
+    than ``RETENTION_DAYS``, and the API calls of that age that no kept row made;
+    returns how many rows."""
     days = get_int("RETENTION_DAYS") if days is None else days
     cutoff = timezone.now() - timedelta(days=days)
-    deleted, _ = _rows().finished_before(cutoff).delete()
-    stale, _ = _rows().unconfigured().filter(created_at__lt=cutoff).delete()
+    label = PurgeRequest._meta.label
+    # Counted by model: the links to their API calls are deleted with them.
+    deleted = _rows().finished_before(cutoff).delete()[1].get(label, 0)
+    stale = _rows().unconfigured().filter(created_at__lt=cutoff).delete()[1].get(label, 0)
+    # The API calls of the same age go with them (those of a row still kept stay).
+    PurgeCall.objects.using(alias()).filter(started_at__lt=cutoff).exclude(
+        requests__isnull=False
+    ).delete()
     if stale:
         logger.warning(
             "django-cfpurge: deleted %d purge request(s) that waited more than %d days for a "

@@ -4,7 +4,8 @@ It answers like a CDN's edge, so that the demo, or a test, can see a stale file 
 until django-cfpurge purges it:
 
 * ``GET``/``HEAD`` answers 200 are cached, keyed by scheme + host + path + query (the
-  request's Host header, or ``public_host``); ``CF-Cache-Status`` is ``HIT`` (with
+  request's Host header, or ``public_host``); ``CF-Cache-Status`` (and bunny.net's
+  ``CDN-Cache``) is ``HIT`` (with
   ``Age``), ``MISS``, ``EXPIRED`` (``max-age``/``s-maxage`` passed), ``BYPASS``
   (``no-store``, ``private``, ``no-cache`` or ``Set-Cookie``) or ``DYNAMIC``;
 * ``Cache-Tag`` (Cloudflare) and ``CDN-Tag`` (bunny.net) response headers are stored
@@ -351,7 +352,7 @@ class EdgeCache:
             lookup, entry = self._lookup(key)
             if entry is not None:
                 age = int(max(0.0, self.clock() - entry.stored_at))
-                extra = [("CF-Cache-Status", "HIT"), ("Age", str(age)), ray]
+                extra = [("CF-Cache-Status", "HIT"), ("CDN-Cache", "HIT"), ("Age", str(age)), ray]
                 return Reply(entry.status, entry.body, None, [*entry.headers, *extra])
         status, origin_headers, payload = self._fetch_origin(
             "GET" if method == "HEAD" else method, target, headers, body, client_ip, scheme, ray
@@ -385,7 +386,8 @@ class EdgeCache:
                     )
                 )
         self._count(cache_status)
-        return Reply(status, payload, None, [*kept, ("CF-Cache-Status", cache_status), ray])
+        statuses = [("CF-Cache-Status", cache_status), ("CDN-Cache", cache_status)]
+        return Reply(status, payload, None, [*kept, *statuses, ray])
 
     def _ttl(self, origin_headers: Sequence[tuple[str, str]]) -> float | None:
         """Seconds to keep an answer, or None if it must not be cached."""

@@ -66,6 +66,7 @@ class BunnyBackend(Backend):
     #: value, with ``*`` as a wildcard, so page tags are written ``~a~b~`` and purged as
     #: ``*~a~*`` (see :meth:`tag_purge_value`).
     tag_header = TagHeader("CDN-Tag", max_bytes=1024, max_tag_chars=255, wrap="~")
+    cache_status_header = "CDN-Cache"
     zone_id_label = PULL_ZONE_ID_LABEL
     step_classes: ClassVar[tuple[type[Step], ...]] = (
         steps.ReadPullZone,

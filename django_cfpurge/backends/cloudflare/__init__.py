@@ -68,6 +68,7 @@ class CloudflareBackend(Backend):
     #: ``Cache-Tag``: comma-separated; at most 16 KB in all, about 1,000 tags, each at
     #: most 1,024 characters (a little margin kept under the 16 KB).
     tag_header = TagHeader("Cache-Tag", max_bytes=16_000, max_tags=1000, max_tag_chars=1024)
+    cache_status_header = "CF-Cache-Status"
     auth_kinds = (
         (AUTH_TOKEN, gettext_lazy("API token (recommended)")),
         (AUTH_GLOBAL_KEY, gettext_lazy("Account email + Global API Key (legacy)")),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
@@ -19,13 +20,14 @@ from ...backends import get_backend_class
 from ...crypto import encrypt
 from ...diagnostics import run_connection_test
 from ...drain import drain
+from ...edge import NOT_CACHED, NOT_SERVED, UNSUPPORTED, verify_at_edge
 from ...enums import Source
 from ...exceptions import CfPurgeConfigurationError, CfPurgeError
 from ...fields import UnreadableSecret
 from ...models import SECRET_COLUMNS, PurgeRequest, Zone
 from ...outbox.outcomes import retry_rows
 from ...status import outbox_status, worker_state
-from ...zones import sync_settings_zones
+from ...zones import ZoneRouter, active_zones, sync_settings_zones
 
 EXIT_FAILED, EXIT_USAGE, EXIT_WAITING, EXIT_SKIPPED = 1, 2, 3, 4
 Status = PurgeRequest.Status
@@ -80,7 +82,7 @@ class Command(BaseCommand):
     # Marked only: argparse needs a real string, so create_parser() translates it.
     help = gettext_noop(
         "CDN cache purging: test, urls, tags, prefixes, hosts, everything, drain, "
-        "retry, status, rotate-keys."
+        "retry, status, verify, rotate-keys."
     )
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
@@ -134,6 +136,15 @@ class Command(BaseCommand):
             "status", help=gettext("Zones, last tests, waiting and failed purges.")
         )
         status.add_argument("--json", action="store_true")
+        verify = sub.add_parser(
+            "verify",
+            help=gettext(
+                "Check at the edge that purging a URL drops the CDN's copy (requests it "
+                "through the CDN, purges it, requests it again)."
+            ),
+        )
+        verify.add_argument("url", metavar="URL")
+        verify.add_argument("--zone", help=gettext("Zone name (default: routed by hostname)."))
         sub.add_parser(
             "rotate-keys",
             help=gettext("Encrypt every stored secret again with the newest encryption key."),
@@ -152,6 +163,26 @@ class Command(BaseCommand):
         action = options["action"]
         handler = getattr(self, f"do_{action.replace('-', '_')}")
         handler(options)
+
+    # -- verify ---------------------------------------------------------------------------
+    def do_verify(self, options: dict[str, Any]) -> None:
+        url = options["url"]
+        zone: Zone | None
+        if options.get("zone"):
+            (zone,) = self._zones(options["zone"])
+        else:
+            zone = ZoneRouter(active_zones()).route(urlsplit(url).hostname or "")
+            if zone is None:
+                raise CommandError(
+                    gettext("No configured zone serves %(url)s.") % {"url": url},
+                    returncode=EXIT_USAGE,
+                )
+        check = verify_at_edge(zone, url)
+        if check.proven:
+            self.stdout.write(check.message)
+            return
+        codes = {NOT_SERVED: EXIT_USAGE, NOT_CACHED: EXIT_SKIPPED, UNSUPPORTED: EXIT_SKIPPED}
+        raise CommandError(check.message, returncode=codes.get(check.verdict, EXIT_FAILED))
 
     # -- rotate-keys ----------------------------------------------------------------------
     def do_rotate_keys(self, options: dict[str, Any]) -> None:
