@@ -14,10 +14,12 @@ OP_LABELS = {
 SAVE_OPS = ("create", "save_file", "save_other")
 DATABASES = (("sqlite", "SQLite"), ("postgresql", "PostgreSQL"))
 
+#: A registered save against the same model unregistered (PostgreSQL).
+SAVE_RATIO_TARGET = 1.4
 #: A registered save against the same save that writes the same outbox row by hand: what
 #: the receivers, the snapshot and the dispatch add beyond the one INSERT the design
 #: requires in the change's transaction.
-SAVE_RATIO_TARGET = 1.15
+OWN_COST_TARGET = 1.15
 DRAIN_FRACTION_TARGET = 0.9
 #: Section g: the share of the fake's real limit to reach, and the most 429s per call.
 SHARED_FRACTION_TARGET = 0.8
@@ -62,22 +64,27 @@ def targets(results: dict[str, Any]) -> list[list[str]]:
     )
     # 2. save cost on PostgreSQL
     ops = results["postgresql"]["a"]["ops"]
-    own = max(ops[op]["ratio_to_floor"] for op in ("create", "save_file"))
-    measured = ", ".join(
-        f"{OP_LABELS[op]} {ops[op]['ratio_to_floor']:.2f}{X}" for op in ("create", "save_file")
-    )
-    absolute = ", ".join(f"{OP_LABELS[op]} {ops[op]['ratio']:.2f}{X}" for op in SAVE_OPS)
+    worst = max(ops[op]["ratio"] for op in SAVE_OPS)
+    measured = ", ".join(f"{OP_LABELS[op]} {ops[op]['ratio']:.2f}{X}" for op in SAVE_OPS)
     marker = ops["create"]["marker_ratio"]
-    measured += (
-        f" (against the unregistered save: {absolute}; one row of one column in any second "
-        f"table: {marker:.2f}{X})"
-    )
+    measured += f" (one row of one column in any second table: {marker:.2f}{X})"
     rows.append(
         [
-            f"registered save ≤ {SAVE_RATIO_TARGET}{X} the same save writing its outbox row by "
-            "hand (PostgreSQL)",
+            f"registered save ≤ {SAVE_RATIO_TARGET}{X} unregistered (PostgreSQL)",
             measured,
-            verdict(own <= SAVE_RATIO_TARGET),
+            verdict(worst <= SAVE_RATIO_TARGET),
+        ]
+    )
+    own = max(ops[op]["ratio_to_floor"] for op in ("create", "save_file"))
+    rows.append(
+        [
+            f"registered save ≤ {OWN_COST_TARGET}{X} the same save writing its outbox row by "
+            "hand (PostgreSQL)",
+            ", ".join(
+                f"{OP_LABELS[op]} {ops[op]['ratio_to_floor']:.2f}{X}"
+                for op in ("create", "save_file")
+            ),
+            verdict(own <= OWN_COST_TARGET),
         ]
     )
     # 3. API calls
@@ -582,12 +589,19 @@ def reading(results: dict[str, Any]) -> list[str]:
     """What the run's own figures say about each missed target."""
     notes = []
     ops = results["postgresql"]["a"]["ops"]
-    own = max(ops[op]["ratio_to_floor"] for op in ("create", "save_file"))
-    if own > SAVE_RATIO_TARGET:
+    worst = max(ops[op]["ratio"] for op in SAVE_OPS)
+    if worst > SAVE_RATIO_TARGET:
+        own = max(ops[op]["ratio_to_floor"] for op in ("create", "save_file"))
+        marker = ops["create"]["marker_ratio"]
         notes.append(
             f"- **Request path.** Against the same outbox row written by hand, a registered "
-            f"save costs {own:.2f}{X}: the receivers, the snapshot and the on-commit dispatch "
-            f"cost more than they should here; section a has the figures per operation."
+            f"save costs at most {own:.2f}{X}: the receivers, the snapshot and the on-commit "
+            f"dispatch are a small part; nearly all of the difference is the INSERT of the "
+            f"outbox row, which the design requires in the change's transaction. One row of "
+            f"one column in a second table already makes a create cost {marker:.2f}{X}; the "
+            f"rest is the change row's payload (which file, which object, what changed) and "
+            f"the receivers. A save that records nothing (untracked field) costs "
+            f"{ops['save_other']['ratio']:.2f}{X} the unregistered one."
         )
     c = results["postgresql"]["c"]
     split = [case for case in c["scenarios"] if case["calls"] != case["ideal"]]

@@ -41,6 +41,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from celery import current_app as current_celery_app
 from django.conf import settings
 from django.core import checks
 from django.db import DatabaseError, connections
@@ -263,9 +264,7 @@ def check_celery(app_configs: Any = None, **kwargs: Any) -> list[Message]:
     broker = getattr(settings, "CELERY_BROKER_URL", None) or getattr(settings, "BROKER_URL", None)
     if not broker:
         try:
-            from celery import current_app
-
-            broker = current_app.conf.broker_url
+            broker = current_celery_app.conf.broker_url
         except Exception:  # noqa: BLE001  (a misconfigured Celery app must not break checks)
             broker = None
     if broker:

@@ -6,6 +6,7 @@ URLs the row asked for, of a host a zone serves, are checked."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
@@ -33,8 +34,6 @@ def checkable_urls(row: PurgeRequest) -> list[str]:
 
 def zone_for(row: PurgeRequest, url: str) -> Zone | None:
     """The zone that serves ``url``: the row's, if it serves the host, else the routed one."""
-    from urllib.parse import urlsplit
-
     router = ZoneRouter(active_zones())
     zone = router.route(urlsplit(url).hostname or "")
     if row.zone is not None and zone != row.zone:

@@ -24,7 +24,9 @@ from django.http import HttpResponseBase
 
 from ..backends.base import TagHeader
 from ..exceptions import CfPurgeConfigurationError
+from ..models import Zone
 from ..registry import registry
+from ..zones import active_zones, backend_class
 from .collector import PageUse
 from .names import listing_tag, model_tag, object_tag
 
@@ -46,8 +48,6 @@ def tag_headers() -> list[TagHeader]:
     now = time.monotonic()
     if _headers_cache is not None and now - _headers_cache[0] < HEADERS_TTL:
         return _headers_cache[1]
-    from ..zones import active_zones, backend_class
-
     found: dict[str, TagHeader] = {}
     for zone in active_zones():
         try:
@@ -69,8 +69,6 @@ def forget_headers(**kwargs: Any) -> None:
 
 def connect_signals() -> None:
     """Forget the headers when a zone or a setting changes (called at startup)."""
-    from ..models import Zone
-
     post_save.connect(forget_headers, sender=Zone, dispatch_uid="cfpurge_tag_headers_save")
     post_delete.connect(forget_headers, sender=Zone, dispatch_uid="cfpurge_tag_headers_delete")
     setting_changed.connect(forget_headers, dispatch_uid="cfpurge_tag_headers_settings")

@@ -123,6 +123,8 @@ def make_zone(name: str = "example.com", *, backend: str = "cloudflare", **field
     return zone
 
 
+# The fixtures import their fake when used: a site's test run loads this plugin, and
+# needs only the fakes its tests ask for.
 try:  # pytest fixtures, when pytest is installed
     import pytest
 except ImportError:  # pragma: no cover

@@ -25,6 +25,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from ...conf import get_float, get_str
 from ...enums import Kind
+from ...tags import page_tags_enabled
 from ..base import Backend, CredentialField, RateBudget, RemoteZone, Step, TagHeader
 from ..http import HttpClient
 from . import steps
@@ -162,6 +163,4 @@ def tag_purge_value(tag: str) -> str:
     """What to send as ``CacheTag`` to purge ``tag``: with page tags on, every
     ``CDN-Tag`` value is written ``~a~b~`` (by the middleware, the site's own tags
     folded in), so the tag is matched with wildcards, ``*~a~*``; otherwise as given."""
-    from ...tags import page_tags_enabled
-
     return f"*~{tag}~*" if page_tags_enabled() else tag
