@@ -111,8 +111,11 @@ class Drainer:
                 self.report.more = True
                 break
             if ids is None:
-                # A pass's worth at a time, so that other workers find rows to claim.
-                ingest(limit=get_int("CLAIM_BATCH_SIZE", minimum=1))
+                # The claim's window at a time (a pass and its look-ahead for more rows of
+                # the same objects, so a burst of saves is purged once), not the whole
+                # backlog, so that other workers find rows to claim.
+                batch = get_int("CLAIM_BATCH_SIZE", minimum=1)
+                ingest(limit=batch * (1 + claims.CLAIM_LOOKAHEAD))
             claim = claims.claim_due(ids=ids)
             if not claim.rows and not carried:
                 break

@@ -529,3 +529,22 @@ def test_a_receiver_that_fails_after_the_purge_leaves_the_rows_purged(cf, caplog
     assert list(PurgeCall.objects.values_list("outcome", flat=True)) == ["ok"]
     assert any("unexpected error purging zone" in r.getMessage() for r in caplog.records)
     assert cf.urls == ["https://www.example.com/a.jpg"]
+
+
+def test_a_burst_recorded_but_not_yet_queued_is_claimed_together(photos, cf, settings):
+    """Changes waiting as recorded rows are taken in the claim's whole window (a pass
+    and its look-ahead), so the look-ahead finds every row of the same objects."""
+    settings.CFPURGE = {"BASE_URLS": [BASE], "CLAIM_BATCH_SIZE": 50, "MAX_ITEMS_PER_REQUEST": 30}
+    objects = [upload(f"q{i}.jpg") for i in range(40)]
+    drain()
+    cf.clear()
+    for round_ in range(5):
+        for photo in objects:
+            photo.is_public = bool(round_ % 2)
+            photo.save()
+    assert PurgeChange.objects.count() == 200
+    report = drain()
+    file_urls = [u for u in cf.urls if "/media/" in u]
+    # 40 distinct URLs, 30 per call: 2 calls, each URL once.
+    assert sorted(file_urls) == sorted(url(p.image.name) for p in objects)
+    assert report.claimed == 200 and report.api_calls == 2

@@ -321,15 +321,18 @@ def _save(driver: Any, name: str, width: int = 1100) -> None:
 
 
 def _until(driver: Any, check: Callable[[], bool], what: str, reload: bool = False) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import WebDriverException
 
     def ok() -> bool:
-        if reload:
-            driver.refresh()
         try:
+            if reload:
+                driver.refresh()
             return check()
-        except StaleElementReferenceException:
-            return False  # the page was replaced (a form posted, a redirect) while read
+        except WebDriverException:
+            # The page was replaced (a form posted, a redirect) while read: whatever the
+            # browser answers then (a stale element, "Node with given id does not belong
+            # to the document"…) means "not yet".
+            return False
 
     wait_for(ok, PURGE_TIMEOUT, 0.3, description=what)
 

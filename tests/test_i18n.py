@@ -157,6 +157,10 @@ _SCANNED = [
     "forms.py",
     "targets.py",
     "management/commands/cfpurge.py",
+    *(
+        f"management/cfpurge/{m.name}"
+        for m in sorted((PACKAGE / "management" / "cfpurge").glob("*.py"))
+    ),
 ]
 
 

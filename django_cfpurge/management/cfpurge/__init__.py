@@ -1,0 +1,1 @@
+"""The parts of ``manage.py cfpurge``: one module per group of subcommands."""
