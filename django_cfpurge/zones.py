@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
@@ -34,6 +35,8 @@ from .conf import SETTING_NAME, get_setting
 from .exceptions import CfPurgeConfigurationError, InvalidCredentials, UnreadableCredentials
 from .fields import UNREADABLE_MESSAGE, UnreadableSecret
 from .models import CREDENTIAL_COLUMNS, SECRET_COLUMNS, Zone
+from .outbox.claim import retry_locked, take_write_lock
+from .outbox.db import alias
 from .outbox.outcomes import requeue_for_fix
 
 logger = logging.getLogger(__name__)
@@ -198,6 +201,16 @@ def sync_settings_zones(*, force: bool = False) -> None:
     if not force and fingerprint == _last_sync_fingerprint:
         return
     with _sync_lock:
+        # One transaction that writes from its start: on SQLite, a worker's threads and
+        # the site share one database, and a read that turns into a write would fail.
+        using = alias()
+        retry_locked(lambda: _mirror_all(zones, using), using=using)
+        _last_sync_fingerprint = fingerprint
+
+
+def _mirror_all(zones: list[dict[str, Any]], using: str) -> None:
+    with transaction.atomic(using=using):
+        take_write_lock(using)
         names = []
         for entry in zones:
             name = str(entry["NAME"]).strip()
@@ -208,7 +221,6 @@ def sync_settings_zones(*, force: bool = False) -> None:
         Zone.objects.filter(from_settings=True).exclude(name__in=names).update(
             from_settings=False, enabled=False
         )
-        _last_sync_fingerprint = fingerprint
 
 
 def _mirror(name: str, entry: dict[str, Any]) -> None:
