@@ -100,5 +100,9 @@ def test_a_misspelt_keyword_fails_loudly():
 
 
 def test_it_reads_os_environ_by_default(monkeypatch):
+    import os
+
+    for name in [n for n in os.environ if n.startswith("CFPURGE_")]:
+        monkeypatch.delenv(name)  # a shell's or tox's own CFPURGE_* variables
     monkeypatch.setenv("CFPURGE_RETENTION_DAYS", "3")
     assert cfpurge_from_env() == {"RETENTION_DAYS": 3}
