@@ -158,13 +158,24 @@ def outbox_status(zone: Any = None) -> OutboxStatus:
     )
 
 
+def _hour_grid(moment: datetime) -> dt_timezone:
+    """A fixed-offset zone whose hours start when the site's clock starts its hours.
+
+    Truncating in the site's own zone would merge the two hours of the night the clocks
+    go back (both are "02:00"). Daylight saving moves clocks by whole hours, so only the
+    offset's minutes (``+05:30`` → 30, ``-03:30`` → 30, ``+05:45`` → 45) place the hours.
+    """
+    offset = moment.utcoffset() or timedelta(0)
+    return dt_timezone(timedelta(minutes=(offset // timedelta(minutes=1)) % 60))
+
+
 def hourly_activity(hours: int = 48) -> list[dict[str, Any]]:
     """Per hour over the last ``hours``: purged, failed and waiting rows (oldest first).
 
     Hours are those of the site's clock (``TIME_ZONE``); each point has ``hour`` (its
     start, aware) and ``end`` (the next hour's start), so that ``hour <= created_at < end``
     selects its rows. Hours are stepped in absolute time, so a change of daylight saving
-    time neither repeats nor skips one.
+    time neither repeats nor skips one: the hour the clocks go back is two points.
     """
     # Subtracted in UTC (local datetimes subtract by their wall clock), then cut to the
     # hour as the site's clock shows it.
@@ -173,7 +184,7 @@ def hourly_activity(hours: int = 48) -> list[dict[str, Any]]:
     )
     rows = (
         PurgeRequest.objects.filter(created_at__gte=start)
-        .annotate(hour=TruncHour("created_at"))
+        .annotate(hour=TruncHour("created_at", tzinfo=_hour_grid(start)))
         .values("hour")
         .annotate(
             done=Count("id", filter=Q(status=Status.DONE)),

@@ -168,6 +168,52 @@ def test_hours_are_whole_and_contiguous_across_clock_changes(monkeypatch, zone, 
     assert series[-1]["hour"] <= now < series[-1]["end"]
 
 
+def test_the_repeated_hour_of_a_clock_change_is_two_bars(monkeypatch):
+    # Paris, 26 October 2025: 02:00-03:00 local happens twice (00:00 and 01:00 UTC).
+    now = datetime(2025, 10, 26, 12, 30, tzinfo=dt_timezone.utc)
+    first, second = datetime(2025, 10, 26, 0, 30, tzinfo=dt_timezone.utc), now.replace(hour=1)
+    for when, count in ((first, 2), (second, 3)):
+        for _ in range(count):
+            row_at(when)
+    with override_settings(TIME_ZONE="Europe/Paris"):
+        monkeypatch.setattr(timezone, "now", lambda: now)
+        series = hourly_activity(48)
+    twice = [p for p in series if p["hour"].hour == 2 and p["hour"].day == 26]
+    assert [p["hour"].utcoffset() for p in twice] == [timedelta(hours=2), timedelta(hours=1)]
+    assert [p["done"] for p in twice] == [2, 3]
+    assert sum(p["done"] for p in series) == 5
+    # Each says which 02:00 it is; the hours around them need no offset.
+    chart = build_chart(series, LOG)
+    titles = [bar.title for bar in chart.bars if bar.done]
+    assert titles == [
+        "2025-10-26 02:00 +0200 to 02:00 +0100: 2 purged, 0 failed, 0 waiting",
+        "2025-10-26 02:00 +0100 to 03:00: 3 purged, 0 failed, 0 waiting",
+    ]
+    labels = [bar.label for bar in chart.busy_bars]
+    assert labels == ["2025-10-26 02:00 +0200", "2025-10-26 02:00 +0100"]
+
+
+@pytest.mark.parametrize(
+    ("zone", "when"),
+    [
+        ("Asia/Kathmandu", datetime(2025, 6, 1, 6, 14, tzinfo=dt_timezone.utc)),  # 11:59 local
+        ("America/St_Johns", datetime(2025, 6, 1, 6, 29, tzinfo=dt_timezone.utc)),  # 03:59 local
+    ],
+)
+def test_rows_fall_in_their_local_hour_whatever_the_offset(monkeypatch, zone, when):
+    now = when + timedelta(hours=3)
+    row_at(when)
+    row_at(when + timedelta(minutes=1))  # the next local hour's first minute
+    with override_settings(TIME_ZONE=zone):
+        monkeypatch.setattr(timezone, "now", lambda: now)
+        series = hourly_activity(48)
+    local = timezone.localtime(when, ZoneInfo(zone))
+    (point,) = [p for p in series if p["done"] and p["hour"] <= when < p["end"]]
+    assert point["done"] == 1
+    assert point["hour"].astimezone(ZoneInfo(zone)).hour == local.hour
+    assert sum(p["done"] for p in series) == 2
+
+
 def test_nice_ceiling_and_the_empty_chart_geometry():
     assert [nice_ceiling(n) for n in (0, 1, 2, 3, 6, 11, 99, 101)] == [1, 1, 2, 5, 10, 20, 100, 200]
     start = datetime(2025, 1, 1, tzinfo=dt_timezone.utc)

@@ -9,7 +9,7 @@ per bar, the axes' labels, a summary and a table of the busy hours.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -53,6 +53,11 @@ class Bar:
     segments: tuple[Segment, ...]
     url: str
     title: str
+
+    @property
+    def label(self) -> str:
+        """The hour's start as people read it (:func:`hour_label`)."""
+        return hour_label(self.hour)
 
     @property
     def total(self) -> int:
@@ -139,9 +144,28 @@ def nice_ceiling(value: int) -> int:
         step *= 10
 
 
+def _repeated(moment: datetime) -> bool:
+    """Whether the site's clock shows ``moment``'s time twice (the night it goes back)."""
+    return moment.replace(fold=1 - moment.fold).utcoffset() != moment.utcoffset()
+
+
+def _with_offset(moment: datetime, label: str) -> str:
+    # Django's "O" format leaves an ambiguous time's offset blank: written here.
+    if not _repeated(moment):
+        return label
+    minutes = (moment.utcoffset() or timedelta(0)) // timedelta(minutes=1)
+    hours, rest = divmod(abs(minutes), 60)
+    return f"{label} {'-' if minutes < 0 else '+'}{hours:02d}{rest:02d}"
+
+
 def hour_label(hour: datetime) -> str:
-    """An hour as people read it: its date and time, e.g. "2025-11-28 14:00"."""
-    return formats.date_format(hour, "Y-m-d H:i")
+    """An hour as people read it: its date and time, e.g. "2025-11-28 14:00" (with its
+    UTC offset, "2025-10-26 02:00 +0200", when the clock shows that time twice)."""
+    return _with_offset(hour, formats.date_format(hour, "Y-m-d H:i"))
+
+
+def _end_label(end: datetime) -> str:
+    return _with_offset(end, formats.date_format(end, "H:i"))
 
 
 def hour_url(log_url: str, start: datetime, end: datetime) -> str:
@@ -158,7 +182,7 @@ def bar_title(point: dict[str, Any]) -> str:
         "%(start)s to %(end)s: %(done)d purged, %(failed)d failed, %(waiting)d waiting"
     ) % {
         "start": hour_label(point["hour"]),
-        "end": formats.date_format(point["end"], "H:i"),
+        "end": _end_label(point["end"]),
         "done": point["done"],
         "failed": point["failed"],
         "waiting": point["waiting"],
