@@ -247,6 +247,58 @@ def test_a_name_assigned_through_a_proxy_model(cf):
         assert set(cf.urls) == {f"{BASE}/media/{name}", GALLERY_PAGE}
 
 
+# -- every way of removing a file ---------------------------------------------------------
+
+
+def assert_removed_purged(cf, banner: Banner, field: str, name: str, count_before: int) -> None:
+    """One ``replaced`` row from ``name`` to no file, whose drain purges the old URL."""
+    assert not getattr(Banner.objects.get(pk=banner.pk), field)
+    assert row_count() == count_before + 1
+    row = last_row()
+    assert (row.event, row.change["files"]) == ("replaced", {field: [name, None]})
+    drain()
+    assert set(cf.urls) == {f"{BASE}/media/{name}", BANNERS_PAGE}
+
+
+@pytest.mark.parametrize("field", FILE_FIELDS)
+def test_field_file_delete(banners, cf, field):
+    banner = stored_banner(cf)
+    name, before = getattr(banner, field).name, row_count()
+    getattr(banner, field).delete()  # removes the file from the storage, then saves
+    assert not Banner._meta.get_field(field).storage.exists(name)
+    assert_removed_purged(cf, banner, field, name, before)
+
+
+@pytest.mark.parametrize("field", FILE_FIELDS)
+def test_field_file_delete_without_saving_then_model_save(banners, cf, field):
+    banner = stored_banner(cf)
+    name, before = getattr(banner, field).name, row_count()
+    getattr(banner, field).delete(save=False)
+    assert row_count() == before
+    banner.save()
+    assert_removed_purged(cf, banner, field, name, before)
+
+
+def test_model_form_clear_checkbox(banners, cf):
+    field = "leaflet"  # the form offers "Clear" for a field that may be blank only
+    banner = stored_banner(cf)
+    name, before = getattr(banner, field).name, row_count()
+    form = BannerForm({"title": banner.title, f"{field}-clear": "on"}, {}, instance=banner)
+    assert form.is_valid(), form.errors
+    form.save()
+    assert_removed_purged(cf, banner, field, name, before)
+
+
+@pytest.mark.parametrize("field", FILE_FIELDS)
+@pytest.mark.parametrize("empty", [None, ""])
+def test_assigning_no_file_then_saving(banners, cf, field, empty):
+    banner = stored_banner(cf)
+    name, before = getattr(banner, field).name, row_count()
+    setattr(banner, field, empty)
+    banner.save()
+    assert_removed_purged(cf, banner, field, name, before)
+
+
 # -- what is not a write purges nothing ----------------------------------------------------
 
 
