@@ -42,6 +42,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .._version import __version__
+from ..conf import get_float, get_str
 from ..exceptions import DeadlineExceeded, InsecureAPIURL, NetworkError
 
 logger = logging.getLogger(__name__)
@@ -281,6 +282,10 @@ class Redactor:
 # -- the client -----------------------------------------------------------------
 
 
+#: The smallest timeout or deadline read from the settings (as ``conf.TYPED`` checks it).
+MIN_SECONDS = 0.001
+
+
 class HttpClient:
     """Sends requests to one CDN API.
 
@@ -317,6 +322,32 @@ class HttpClient:
         self.redactor = Redactor(secrets)
         self._owns_session = session is None
         self.session = session if session is not None else new_session()
+
+    @classmethod
+    def from_settings(
+        cls,
+        url_key: str,
+        *,
+        service: str,
+        secrets: Iterable[str] = (),
+        session: requests.Session | None = None,
+    ) -> HttpClient:
+        """A client for the API whose base URL is ``CFPURGE[url_key]``, with the
+        timeouts and deadline of the settings.
+
+        A timeout under the minimum the system check asks for falls back to its default
+        (with a warning) instead of failing every request.
+        """
+        return cls(
+            get_str(url_key),
+            setting=f"CFPURGE['{url_key}']",
+            service=service,
+            timeout=get_float("TIMEOUT", minimum=MIN_SECONDS),
+            connect_timeout=get_float("CONNECT_TIMEOUT", minimum=MIN_SECONDS),
+            deadline=get_float("DEADLINE", minimum=MIN_SECONDS),
+            secrets=secrets,
+            session=session,
+        )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.api_url!r}>"

@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 
 from django.utils.translation import gettext, gettext_lazy
 
-from ...conf import get_float, get_str
 from ...enums import Kind
 from ...tags import page_tags_enabled
 from ..base import Backend, CredentialField, RateBudget, RemoteZone, Step, TagHeader
@@ -41,8 +40,6 @@ EXACT_BUDGET = RateBudget("bunny-exact", 120, 120 / 5)
 PREFIX_BUDGET = RateBudget("bunny-prefix", 20, 20 / 0.5)
 #: Hosts per call: any number of the pull zone's hosts is one purge of the whole zone.
 HOSTS_PER_CALL = 100
-# The smallest timeout or deadline read from the settings (as ``conf.TYPED`` checks it).
-MIN_SECONDS = 0.001
 
 
 def wildcard_url(prefix: str) -> str:
@@ -105,13 +102,9 @@ class BunnyBackend(Backend):
         super().__init__(credentials, plan=plan, max_items=max_items)
         self.client = BunnyClient(
             credentials,
-            HttpClient(
-                get_str("BUNNY_API_URL"),
-                setting="CFPURGE['BUNNY_API_URL']",
+            HttpClient.from_settings(
+                "BUNNY_API_URL",
                 service=gettext("bunny.net's API"),
-                timeout=get_float("TIMEOUT", minimum=MIN_SECONDS),
-                connect_timeout=get_float("CONNECT_TIMEOUT", minimum=MIN_SECONDS),
-                deadline=get_float("DEADLINE", minimum=MIN_SECONDS),
                 secrets=credentials.secrets,
                 session=session,
             ),

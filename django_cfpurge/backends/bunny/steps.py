@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext, gettext_lazy
@@ -20,13 +19,11 @@ from ...conf import get_bool, get_str
 from ...exceptions import (
     AuthenticationFailed,
     BackendError,
-    NetworkError,
-    RateLimited,
-    ServerError,
     ZoneNotFound,
 )
 from ..base import Step as BaseStep
 from ..base import StepResult, StepStatus, TestContext
+from ..sentences import describe_error
 from .client import BunnyClient, PullZoneInfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,36 +42,9 @@ def cited(err: BackendError) -> str:
 
 def describe(err: Exception, *, doing: str) -> str:
     """A sentence for the errors every step can meet (network, 429, 5xx, bad answers)."""
-    if isinstance(err, RateLimited):
-        values = {"doing": doing, "cited": cited(err)}
-        if err.retry_after:
-            values["seconds"] = str(math.ceil(err.retry_after))
-            return (
-                gettext(
-                    "bunny.net is rate-limiting this account's API requests (%(doing)s; "
-                    "%(cited)s). Try again in %(seconds)s s. Purges are not lost meanwhile: "
-                    "they wait and are retried."
-                )
-                % values
-            )
-        return (
-            gettext(
-                "bunny.net is rate-limiting this account's API requests (%(doing)s; "
-                "%(cited)s). Purges are not lost meanwhile: they wait and are retried."
-            )
-            % values
-        )
-    if isinstance(err, ServerError):
-        return gettext(
-            "bunny.net answered with a temporary server error (%(doing)s; %(cited)s); try "
-            "again in a few minutes."
-        ) % {"doing": doing, "cited": cited(err)}
-    if isinstance(err, NetworkError):
-        return gettext(
-            "%(reason)s (%(doing)s). Check this server's outbound network access (firewall, "
-            "proxy, DNS) and CFPURGE['BUNNY_API_URL'] (%(api_url)s)."
-        ) % {"doing": doing, "reason": err.reason or err, "api_url": get_str("BUNNY_API_URL")}
-    return str(err)
+    return describe_error(
+        err, doing=doing, service="bunny.net", cited=cited, url_key="BUNNY_API_URL"
+    )
 
 
 class Step(BaseStep):

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from django.utils.translation import gettext, gettext_lazy
 
-from ...conf import get_float, get_max_items, get_str
+from ...conf import get_max_items
 from ...enums import Kind
 from ..base import Backend, CredentialField, RateBudget, RemoteZone, Step, TagHeader
 from ..http import HttpClient
@@ -24,8 +24,6 @@ SAFE_MAX_ITEMS = 30
 CURRENT_MAX_ITEMS = 100
 #: ... and for URLs on Enterprise.
 ENTERPRISE_MAX_URLS = 500
-# The smallest timeout or deadline read from the settings (as ``conf.TYPED`` checks it).
-MIN_SECONDS = 0.001
 
 
 @dataclass(frozen=True)
@@ -121,15 +119,9 @@ class CloudflareBackend(Backend):
         super().__init__(credentials, plan=(plan or "").strip().lower(), max_items=max_items)
         self.client = CloudflareClient(
             credentials,
-            HttpClient(
-                get_str("API_URL"),
-                setting="CFPURGE['API_URL']",
+            HttpClient.from_settings(
+                "API_URL",
                 service=gettext("Cloudflare's API"),
-                # The minimum the system check asks for: a zero falls back to the default
-                # (with a warning) instead of failing every purge.
-                timeout=get_float("TIMEOUT", minimum=MIN_SECONDS),
-                connect_timeout=get_float("CONNECT_TIMEOUT", minimum=MIN_SECONDS),
-                deadline=get_float("DEADLINE", minimum=MIN_SECONDS),
                 secrets=credentials.secrets,
                 session=session,
             ),

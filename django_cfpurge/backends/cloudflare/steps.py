@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 from datetime import timedelta
 from typing import TYPE_CHECKING, ClassVar
 
@@ -23,13 +22,11 @@ from ...conf import get_bool, get_str
 from ...exceptions import (
     AuthenticationFailed,
     BackendError,
-    NetworkError,
-    RateLimited,
-    ServerError,
     ZoneNotFound,
 )
 from ..base import Step as BaseStep
 from ..base import StepResult, StepStatus, TestContext
+from ..sentences import describe_error
 from . import codes
 from .client import CloudflareClient, TokenInfo, ZoneInfo
 from .credentials import AUTH_TOKEN
@@ -60,36 +57,7 @@ def cited(err: BackendError) -> str:
 
 def describe(err: Exception, *, doing: str) -> str:
     """A sentence for the errors every step can meet (network, 429, 5xx, bad answers)."""
-    if isinstance(err, RateLimited):
-        values = {"doing": doing, "cited": cited(err)}
-        if err.retry_after:
-            values["seconds"] = str(math.ceil(err.retry_after))
-            return (
-                gettext(
-                    "Cloudflare is rate-limiting this account's API requests (%(doing)s; "
-                    "%(cited)s). Try again in %(seconds)s s. Purges are not lost meanwhile: they "
-                    "wait and are retried."
-                )
-                % values
-            )
-        return (
-            gettext(
-                "Cloudflare is rate-limiting this account's API requests (%(doing)s; %(cited)s). "
-                "Purges are not lost meanwhile: they wait and are retried."
-            )
-            % values
-        )
-    if isinstance(err, ServerError):
-        return gettext(
-            "Cloudflare answered with a temporary server error (%(doing)s; %(cited)s); try "
-            "again in a few minutes."
-        ) % {"doing": doing, "cited": cited(err)}
-    if isinstance(err, NetworkError):
-        return gettext(
-            "%(reason)s (%(doing)s). Check this server's outbound network access (firewall, "
-            "proxy, DNS) and CFPURGE['API_URL'] (%(api_url)s)."
-        ) % {"doing": doing, "reason": err.reason or err, "api_url": get_str("API_URL")}
-    return str(err)
+    return describe_error(err, doing=doing, service="Cloudflare", cited=cited, url_key="API_URL")
 
 
 class Step(BaseStep):

@@ -25,7 +25,6 @@ from typing import Any, ClassVar
 
 from django.utils.translation import gettext, gettext_lazy
 
-from ...conf import get_float, get_str
 from ...enums import Kind
 from ...exceptions import RequestRejected
 from ..base import Backend, CredentialField, RateBudget, RemoteZone, Step
@@ -39,8 +38,6 @@ __all__ = ["API_BUDGET", "CloudflareImagesBackend"]
 
 #: Cloudflare's API limit: 1,200 requests per 5 minutes, per token.
 API_BUDGET = RateBudget("cf-api", 1200, 300.0)
-# The smallest timeout or deadline read from the settings (as ``conf.TYPED`` checks it).
-MIN_SECONDS = 0.001
 
 
 class CloudflareImagesBackend(Backend):
@@ -85,13 +82,9 @@ class CloudflareImagesBackend(Backend):
         super().__init__(credentials, plan=plan, max_items=max_items)
         self.client = ImagesClient(
             credentials,
-            HttpClient(
-                get_str("API_URL"),
-                setting="CFPURGE['API_URL']",
+            HttpClient.from_settings(
+                "API_URL",
                 service=gettext("Cloudflare's API"),
-                timeout=get_float("TIMEOUT", minimum=MIN_SECONDS),
-                connect_timeout=get_float("CONNECT_TIMEOUT", minimum=MIN_SECONDS),
-                deadline=get_float("DEADLINE", minimum=MIN_SECONDS),
                 secrets=credentials.secrets,
                 session=session,
             ),
