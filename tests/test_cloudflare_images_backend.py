@@ -96,6 +96,7 @@ def test_what_the_backend_declares() -> None:
         ({"api_token": ""}, "api_token", "Enter the API token."),
         ({"api_token": f"Bearer {API_TOKEN}"}, "api_token", "without the word “Bearer”"),
         ({"api_token": GLOBAL_API_KEY}, "api_token", "This is a Global API Key, not an API"),
+        ({"api_token": GLOBAL_API_KEY}, "api_token", "permission Account → Cloudflare Images"),
         ({"api_token": "short"}, "api_token", "does not look like a Cloudflare API token"),
         ({"api_token": f"'{API_TOKEN}'"}, "api_token", "wrapped in quotes"),
     ],

@@ -80,8 +80,12 @@ def clean_account_id(value: str | None) -> str:
     return clean_hex_id(value, field="account_id", label=ACCOUNT_ID_LABEL, where=WHERE_IDS)
 
 
-def clean_api_token(value: str | None) -> str:
-    """A trimmed API token, or an error with what is wrong with it."""
+def clean_api_token(value: str | None, *, global_key_advice: str | None = None) -> str:
+    """A trimmed API token, or an error with what is wrong with it.
+
+    :param global_key_advice: what to say when a Global API Key was pasted instead
+        (by default: create a token with Cache Purge, or switch the authentication kind).
+    """
     # Before the generic checks: "Bearer <token>" (or a whole "Authorization:" header)
     # has a space in it, and "contains a space" would not say which part to remove.
     if _BEARER.match(strip(value)):
@@ -94,7 +98,8 @@ def clean_api_token(value: str | None) -> str:
         raise InvalidCredentials(gettext("Enter the API token."), field="api_token")
     if looks_like_global_key(token):
         raise InvalidCredentials(
-            gettext(
+            global_key_advice
+            or gettext(
                 "This is a Global API Key, not an API token. Create a scoped API token "
                 "(My Profile → API Tokens → Create Token, permission Zone → Cache Purge → Purge) "
                 "or choose “Account email + Global API Key” as the authentication kind."

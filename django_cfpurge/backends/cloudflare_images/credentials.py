@@ -16,11 +16,11 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from django.utils.translation import gettext, gettext_lazy, ngettext
+from django.utils.translation import gettext, gettext_lazy
 
-from ...credentials import clean_hex_id, clean_value, strip
+from ...credentials import clean_hex_id, strip
 from ...exceptions import InvalidCredentials
-from ..cloudflare.credentials import looks_like_global_key, looks_like_token
+from ..cloudflare import credentials as cf_credentials
 from ..http import SecretHeaders
 
 # Translators: the names of the values pasted from Cloudflare, as they appear inside the
@@ -46,41 +46,17 @@ def clean_account_id(value: str | None) -> str:
 
 
 def clean_api_token(value: str | None) -> str:
-    """A trimmed API token, or an error that says what is wrong with it."""
-    if strip(value).lower().startswith(("bearer", "authorization")):
-        raise InvalidCredentials(
-            gettext("Paste the token without the word “Bearer” in front of it."),
-            field="api_token",
+    """A trimmed API token, or an error that says what is wrong with it (Cloudflare's
+    checks, with the advice for an account token when a Global API Key was pasted)."""
+    return cf_credentials.clean_api_token(
+        value,
+        global_key_advice=gettext(
+            "This is a Global API Key, not an API token. Create an API token for the "
+            "account (Manage Account → Account API Tokens → Create Token) with the "
+            "permission %(permission)s."
         )
-    token = clean_value(value, field="api_token", label=API_TOKEN_LABEL)
-    if not token:
-        raise InvalidCredentials(gettext("Enter the API token."), field="api_token")
-    if looks_like_global_key(token):
-        raise InvalidCredentials(
-            gettext(
-                "This is a Global API Key, not an API token. Create an API token for the "
-                "account (Manage Account → Account API Tokens → Create Token) with the "
-                "permission %(permission)s."
-            )
-            % {"permission": PERMISSION},
-            field="api_token",
-        )
-    if not looks_like_token(token):
-        raise InvalidCredentials(
-            ngettext(
-                # Translators: the English singular keeps "characters"; translate each form.
-                "This does not look like a Cloudflare API token (%(count)d characters; a token "
-                "is 40 to 80 letters, digits, “-” and “_”, or starts with cfat_ / cfut_). "
-                "Was only part of it copied?",
-                "This does not look like a Cloudflare API token (%(count)d characters; a token "
-                "is 40 to 80 letters, digits, “-” and “_”, or starts with cfat_ / cfut_). "
-                "Was only part of it copied?",
-                len(token),
-            )
-            % {"count": len(token)},
-            field="api_token",
-        )
-    return token
+        % {"permission": PERMISSION},
+    )
 
 
 @dataclass(frozen=True, repr=False)
