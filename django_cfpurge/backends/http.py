@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -654,3 +654,29 @@ def parse_api_datetime(value: Any) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed
+
+
+CredentialsT = TypeVar("CredentialsT")
+
+
+class ApiClient(Generic[CredentialsT]):
+    """The base of each CDN's client: its credentials and its :class:`HttpClient`.
+
+    :param credentials: the backend's credentials (never shown by ``repr``).
+    :param http: the HTTP base (API URL, timeouts, deadline, redaction).
+    """
+
+    #: The credentials' attribute ``repr`` names the client by (an id, never a secret).
+    repr_attribute = "zone_id"
+
+    def __init__(self, credentials: CredentialsT, http: HttpClient) -> None:
+        self.credentials = credentials
+        self.http = http
+
+    def __repr__(self) -> str:
+        name = self.repr_attribute
+        return f"<{type(self).__name__} {name}={getattr(self.credentials, name)!r} {self.http!r}>"
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self.http.close()

@@ -37,7 +37,7 @@ from ...exceptions import (
 )
 from ..base import RemoteZone
 from ..http import (
-    HttpClient,
+    ApiClient,
     parse_json,
     retry_after,
     seconds_text,
@@ -79,23 +79,12 @@ class PullZoneInfo:
         return RemoteZone(name=self.name, status=self.status, hostnames=self.hostnames)
 
 
-class BunnyClient:
+class BunnyClient(ApiClient[BunnyCredentials]):
     """A small client for bunny.net's API, bound to one pull zone's credentials.
 
     :param credentials: the pull zone and the account's API key.
     :param http: the HTTP base (API URL, timeouts, deadline, redaction).
     """
-
-    def __init__(self, credentials: BunnyCredentials, http: HttpClient) -> None:
-        self.credentials = credentials
-        self.http = http
-
-    def __repr__(self) -> str:
-        return f"<BunnyClient zone_id={self.credentials.zone_id!r} {self.http!r}>"
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        self.http.close()
 
     # -- purges -------------------------------------------------------------------
     def purge_url(self, url: str, *, exact_path: bool | None = None) -> None:

@@ -37,7 +37,7 @@ from ...exceptions import (
 from ..base import RemoteZone
 from ..http import (
     NOT_JSON,
-    HttpClient,
+    ApiClient,
     parse_api_datetime,
     parse_json,
     retry_after,
@@ -81,23 +81,12 @@ class ZoneInfo:
     permissions: tuple[str, ...] | None
 
 
-class CloudflareClient:
+class CloudflareClient(ApiClient[CloudflareCredentials]):
     """A small client for Cloudflare's v4 API, bound to one zone's credentials.
 
     :param credentials: the zone and the way to authenticate.
     :param http: the HTTP base (API URL, timeouts, deadline, redaction).
     """
-
-    def __init__(self, credentials: CloudflareCredentials, http: HttpClient) -> None:
-        self.credentials = credentials
-        self.http = http
-
-    def __repr__(self) -> str:
-        return f"<CloudflareClient zone_id={self.credentials.zone_id!r} {self.http!r}>"
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        self.http.close()
 
     # -- purge ------------------------------------------------------------------
     def purge(self, kind: str, items: Sequence[Any]) -> str:

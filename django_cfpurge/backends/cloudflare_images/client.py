@@ -42,7 +42,7 @@ from ..cloudflare.client import TokenInfo
 from ..cloudflare.envelope import error_messages, is_envelope, status_and_errors
 from ..http import (
     NOT_JSON,
-    HttpClient,
+    ApiClient,
     parse_api_datetime,
     parse_json,
     retry_after,
@@ -84,23 +84,14 @@ def image_id_from_url(url: str) -> str | None:
     return unquote(image_id) or None
 
 
-class ImagesClient:
+class ImagesClient(ApiClient[ImagesCredentials]):
     """A small client for one account's Cloudflare Images API.
 
     :param credentials: the Account ID and the API token.
     :param http: the HTTP base (API URL, timeouts, deadline, redaction).
     """
 
-    def __init__(self, credentials: ImagesCredentials, http: HttpClient) -> None:
-        self.credentials = credentials
-        self.http = http
-
-    def __repr__(self) -> str:
-        return f"<ImagesClient account_id={self.credentials.account_id!r} {self.http!r}>"
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        self.http.close()
+    repr_attribute = "account_id"
 
     @property
     def _base(self) -> str:
