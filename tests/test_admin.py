@@ -11,26 +11,15 @@ from django_cfpurge.models import PurgeRequest, Zone
 from django_cfpurge.testing import make_zone
 from django_cfpurge.zones import hostname_patterns
 from tests.cfapi import ACCOUNT_ID, API_TOKEN, GLOBAL_API_KEY, ZONE_ID
+from tests.staff import zone_post
 
 pytestmark = pytest.mark.django_db
 ADD_URL = "/admin/django_cfpurge/zone/add/"
 
 
-def zone_form(**overrides):
-    data = {
-        "name": "example.com",
-        "zone_id": ZONE_ID,
-        "account_id": "",
-        "hostnames": "",
-        "auth_kind": "token",
-        "api_token": API_TOKEN,
-        "email": "",
-        "api_key": "",
-        "plan": "",
-        "enabled": "on",
-    }
-    data.update(overrides)
-    return data
+def zone_form(**overrides: str) -> dict[str, str]:
+    """A zone form with a token pasted and no plan chosen."""
+    return zone_post(**{"api_token": API_TOKEN, "plan": "", **overrides})
 
 
 def test_add_zone_trims_pasted_values(admin_client):

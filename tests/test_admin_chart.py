@@ -12,13 +12,13 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.test import Client, override_settings
 from django.utils import timezone
 
 from django_cfpurge.admin.chart import build_chart, nice_ceiling
 from django_cfpurge.models import PurgeRequest
 from django_cfpurge.status import hourly_activity
+from tests.staff import staff_client
 
 pytestmark = pytest.mark.django_db
 
@@ -27,11 +27,8 @@ LOG = "/admin/django_cfpurge/purgerequest/"
 
 @pytest.fixture
 def viewer() -> Client:
-    user = User.objects.create_user("viewer", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(codename="view_purgerequest"))
-    client = Client()
-    client.force_login(User.objects.get(pk=user.pk))
-    return client
+    """A staff user who may only read the log."""
+    return staff_client("view_purgerequest")
 
 
 def row_at(when: datetime, status: str = "done") -> PurgeRequest:

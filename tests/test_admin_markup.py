@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.core.files.base import ContentFile
 from django.test import Client, override_settings
 from django.urls import reverse
@@ -23,6 +22,7 @@ from django_cfpurge.models import PurgeRequest, Zone
 from django_cfpurge.registry import registry
 from django_cfpurge.testing import make_zone
 from tests.cfapi import API_TOKEN, ZONE_ID
+from tests.staff import staff_client
 from tests.testapp.models import Photo
 
 pytestmark = pytest.mark.django_db
@@ -46,13 +46,8 @@ def registered() -> Iterator[None]:
 
 @pytest.fixture
 def viewer() -> Client:
-    user = User.objects.create_user("viewer", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(codename__in=["view_zone", "view_purgerequest"])
-    )
-    client = Client()
-    client.force_login(User.objects.get(pk=user.pk))
-    return client
+    """A staff user who may only read zones and the log."""
+    return staff_client("view_zone", "view_purgerequest")
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from html import unescape
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.core.files.base import ContentFile
 from django.test import Client, override_settings
 from django.urls import reverse
@@ -26,6 +25,7 @@ from django_cfpurge.signals import purge_succeeded
 from django_cfpurge.testing import make_zone
 from tests.bunnyapi import ACCESS_KEY, PULL_ZONE_ID
 from tests.cfapi import API_TOKEN, ZONE_ID
+from tests.staff import page_text, staff_client
 from tests.testapp.models import Photo
 
 pytestmark = pytest.mark.django_db
@@ -50,13 +50,7 @@ def zone() -> Zone:
 @pytest.fixture
 def viewer() -> Client:
     """A staff user who may only read zones and the log."""
-    user = User.objects.create_user("viewer", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(codename__in=["view_zone", "view_purgerequest"])
-    )
-    client = Client()
-    client.force_login(User.objects.get(pk=user.pk))
-    return client
+    return staff_client("view_zone", "view_purgerequest")
 
 
 def page(client: Client, row: PurgeRequest) -> str:
@@ -65,17 +59,11 @@ def page(client: Client, row: PurgeRequest) -> str:
     return response.content.decode()
 
 
-def text_of(html: str) -> str:
-    """``html`` as text: tags removed (``<wbr>``: a break opportunity, no space)."""
-    html = html.replace("<wbr>", "")
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
-
-
 def section(html: str, element_id: str) -> str:
     """The text of the element ``element_id``."""
     match = re.search(rf'<(\w+)[^>]* id="{element_id}"[^>]*>(.*?)</\1>', html, re.S)
     assert match, f"no #{element_id}"
-    return text_of(match.group(2))
+    return page_text(match.group(2))
 
 
 def calls_table(html: str) -> list[dict[str, str]]:
@@ -85,7 +73,7 @@ def calls_table(html: str) -> list[dict[str, str]]:
     rows = []
     for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", body.group(1), re.S):
         cells = re.findall(r'<td class="([\w-]+)">(.*?)</td>', tr, re.S)
-        rows.append({name: text_of(text) for name, text in cells})
+        rows.append({name: page_text(text) for name, text in cells})
     return rows
 
 
@@ -330,7 +318,7 @@ def test_the_log_lists_what_an_operator_scans(viewer, zone, cf_api):
             re.S,
         )
     )
-    text = {k: text_of(v) for k, v in cells.items()}
+    text = {k: page_text(v) for k, v in cells.items()}
     assert set(text) == {
         "when",
         "what",

@@ -13,7 +13,6 @@ import re
 from html import unescape
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.test import Client, override_settings
 from django.urls import reverse
 
@@ -23,6 +22,7 @@ from django_cfpurge.models import PurgeRequest, Zone
 from django_cfpurge.testing import make_zone
 from django_cfpurge.zones import reset_sync_cache
 from tests.cfapi import API_TOKEN, OTHER_ZONE_ID, ZONE_ID
+from tests.staff import page_text, staff_client
 
 pytestmark = pytest.mark.django_db
 
@@ -31,25 +31,9 @@ SETTINGS = {"BASE_URLS": ["https://www.example.com"], "COALESCE_SECONDS": 0}
 NEW_TOKEN = "N" * 40
 
 
-def client_for(*codenames: str, superuser: bool = False) -> Client:
-    if superuser:
-        user = User.objects.create_superuser("root", email="", password=None)
-    else:
-        user = User.objects.create_user("-".join(codenames) or "staff", is_staff=True)
-        user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    client = Client()
-    client.force_login(User.objects.get(pk=user.pk))
-    return client
-
-
 @pytest.fixture
 def viewer() -> Client:
-    return client_for("view_zone", "view_purgerequest")
-
-
-def text_of(html: str) -> str:
-    html = html.replace("<wbr>", "")
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+    return staff_client("view_zone", "view_purgerequest")
 
 
 def zone_row(html: str, zone: Zone) -> dict[str, str]:
@@ -58,7 +42,7 @@ def zone_row(html: str, zone: Zone) -> dict[str, str]:
     row = re.search(rf"<tr>(?:(?!</tr>).)*?{re.escape(change)}.*?</tr>", html, re.S)
     assert row, f"{zone.name} is not listed"
     cells = re.findall(r'<t[dh] class="field-(\w+)[^"]*">(.*?)</t[dh]>', row.group(0), re.S)
-    found = {name: text_of(cell) for name, cell in cells}
+    found = {name: page_text(cell) for name, cell in cells}
     found.update({f"{name}:html": cell for name, cell in cells})
     return found
 
@@ -66,7 +50,7 @@ def zone_row(html: str, zone: Zone) -> dict[str, str]:
 def section(html: str, element_id: str) -> str:
     match = re.search(rf'<(\w+)[^>]* id="{element_id}"[^>]*>(.*?)</\1>', html, re.S)
     assert match, f"no #{element_id}"
-    return text_of(match.group(2))
+    return page_text(match.group(2))
 
 
 def test_connection(client: Client, zone: Zone) -> None:
@@ -83,7 +67,7 @@ test_connection.__test__ = False  # type: ignore[attr-defined]
 @override_settings(CFPURGE=SETTINGS)
 def test_a_result_older_than_the_credentials_is_not_shown_as_theirs(viewer, cf_api):
     zone = make_zone("example.com", zone_id=ZONE_ID, api_token=API_TOKEN, plan="free")
-    admin = client_for(superuser=True)
+    admin = staff_client(superuser=True)
     cf_api.add_verify_ok(expires_on="2020-01-01T00:00:00Z")
     test_connection(admin, zone)
     before = zone_row(viewer.get(ZONES).content.decode(), zone)
@@ -117,7 +101,7 @@ def test_a_result_older_than_the_credentials_is_not_shown_as_theirs(viewer, cf_a
     assert "expired on 2020-01-01" in page
     assert section(page, "cfpurge-health-test") == "⚠ not tested since the change"
     result = re.search(r'<p class="cfpurge-stale">(.*?)</details>', page, re.S)
-    assert result and text_of(result.group(1)).startswith(
+    assert result and page_text(result.group(1)).startswith(
         "⚠ not tested since the change The credentials changed on "
     )
     assert "Result of the previous credentials" in result.group(1)
@@ -200,7 +184,7 @@ def test_the_list_and_the_page_show_each_zones_health(viewer, cf_api):
 def test_a_zone_viewer_without_the_log_gets_counts_without_links(cf_api):
     zone = make_zone("example.com")
     PurgeRequest.objects.create(source="api", event="manual", status="failed", zone=zone)
-    client = client_for("view_zone")
+    client = staff_client("view_zone")
     row = zone_row(client.get(ZONES).content.decode(), zone)
     assert row["queue"] == "0 waiting 1 failed"
     assert "<a " not in row["queue:html"]

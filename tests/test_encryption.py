@@ -29,6 +29,7 @@ from django_cfpurge.fields import UnreadableSecret
 from django_cfpurge.models import PurgeRequest, Zone
 from django_cfpurge.testing import make_zone
 from tests.cfapi import API_TOKEN, EMAIL, GLOBAL_API_KEY, ZONE_ID
+from tests.staff import make_user, zone_post
 
 pytestmark = pytest.mark.django_db
 
@@ -61,23 +62,6 @@ def key_zone(name: str = "legacy.example") -> Zone:
         email=EMAIL,
         api_key=GLOBAL_API_KEY,
     )
-
-
-def zone_post(**overrides: str) -> dict[str, str]:
-    data = {
-        "name": "example.com",
-        "zone_id": ZONE_ID,
-        "account_id": "",
-        "hostnames": "",
-        "auth_kind": "token",
-        "api_token": "",
-        "email": "",
-        "api_key": "",
-        "plan": "free",
-        "enabled": "on",
-    }
-    data.update(overrides)
-    return data
 
 
 # -- at rest --------------------------------------------------------------------------
@@ -284,8 +268,6 @@ def test_unreadable_secret_in_the_admin(unreadable_zone, admin_client, client, c
     html = admin_client.get(url).content.decode()
     assert UNREADABLE in html
     # Read-only, it says the same.
-    from tests.test_permissions import make_user
-
     client.force_login(make_user("viewer"))
     assert UNREADABLE in client.get(url).content.decode()
     # Saving with the token left blank is refused with the same sentence: no crash.

@@ -43,30 +43,13 @@ from tests.cfapi import (
     ZONE_ID,
     failure_body,
 )
-from tests.test_permissions import make_user
+from tests.staff import make_user, zone_post
 
 pytestmark = pytest.mark.django_db
 SECRETS = (API_TOKEN, GLOBAL_API_KEY)
 OTHER_TOKEN = "Q" * 20 + "-posted-token-" + "q" * 10
 ZONES = "/admin/django_cfpurge/zone/"
 LOG = "/admin/django_cfpurge/purgerequest/"
-
-
-def zone_post(**overrides: str) -> dict[str, str]:
-    data = {
-        "name": "example.com",
-        "zone_id": ZONE_ID,
-        "account_id": "",
-        "hostnames": "",
-        "auth_kind": "token",
-        "api_token": "",
-        "email": "",
-        "api_key": "",
-        "plan": "free",
-        "enabled": "on",
-    }
-    data.update(overrides)
-    return data
 
 
 def make_auth_zone(auth: str) -> Zone:

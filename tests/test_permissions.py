@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
@@ -22,19 +21,12 @@ from django_cfpurge.drain import drain
 from django_cfpurge.models import PurgeRequest, Zone
 from django_cfpurge.testing import make_zone
 from tests.cfapi import API_TOKEN, OTHER_ZONE_ID, ZONE_ID
+from tests.staff import make_user, zone_post
 
 pytestmark = pytest.mark.django_db
 
 #: The users, from nobody to everybody.
 USERS = ("anonymous", "staff", "viewer", "changer", "purger", "superuser")
-#: Their permissions (``staff`` is a staff account with none).
-PERMISSIONS = {
-    "staff": (),
-    "viewer": ("view_zone", "view_purgerequest"),
-    "changer": ("view_zone", "change_zone", "view_purgerequest", "change_purgerequest"),
-    "purger": ("purge_cache", "view_purgerequest"),
-}
-
 LOGIN = "login"  # 302 to the admin's login page; nothing done
 DENIED = "403"  # PermissionDenied; nothing done
 PAGE = "200"  # the page is shown; nothing done
@@ -76,24 +68,6 @@ ZONES = "/admin/django_cfpurge/zone/"
 LOG = "/admin/django_cfpurge/purgerequest/"
 PURGE = "/admin/django_cfpurge/purgerequest/purge/"
 EDGE_URL = "https://www.example.com/a.jpg"
-
-
-def zone_post(**overrides: str) -> dict[str, str]:
-    """A valid zone form (the stored token is kept: the token field is left blank)."""
-    data = {
-        "name": "example.com",
-        "zone_id": ZONE_ID,
-        "account_id": "",
-        "hostnames": "",
-        "auth_kind": "token",
-        "api_token": "",
-        "email": "",
-        "api_key": "",
-        "plan": "free",
-        "enabled": "on",
-    }
-    data.update(overrides)
-    return data
 
 
 class World:
@@ -209,18 +183,6 @@ class World:
         if name.startswith("manual purge"):
             return {"manual rows": 1}
         raise AssertionError(f"{name} has no effect to look for")
-
-
-def make_user(name: str) -> User | None:
-    if name == "anonymous":
-        return None
-    if name == "superuser":
-        return User.objects.create_superuser(name, email="", password=None)
-    user = User.objects.create_user(name, password=None, is_staff=True)
-    codenames = PERMISSIONS[name]
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    assert user.user_permissions.count() == len(codenames)
-    return User.objects.get(pk=user.pk)  # permissions are cached on the instance
 
 
 def outcome(response: Any, changed: bool) -> str:
