@@ -101,15 +101,15 @@ def dispatch_drain() -> bool:
     removed by the drain when it starts, so a change committed after that start
     always dispatches another drain.
     """
+    global _published_until
+    if time.monotonic() < _published_until:
+        # This process published a drain that has not started yet: it will see this
+        # change too (it starts after the commit). Nothing else to read on this commit.
+        return False
     if not get_bool("ENABLED"):
         return False
     if broker_backoff_remaining() > 0:
         logger.debug("django-cfpurge: broker recently unreachable; the sweep sends this purge")
-        return False
-    global _published_until
-    if time.monotonic() < _published_until:
-        # This process published a drain that has not started yet: it will see this
-        # change too (it starts after the commit). No cache round trip on this commit.
         return False
     window = get_float("COALESCE_SECONDS")
     cache = _cache()
